@@ -1,0 +1,282 @@
+"""Invoices and journal entries, computed from plain values (R2, R3, R6, R7, R8, R9, R13).
+
+Each ``apply_*`` function checks a rule, applies the change to the in-memory ``Job`` it is given and
+returns the invoice and journal entry to write. Nothing here touches AWS: ``service`` loads the job,
+calls one of these, and hands the result to ``store`` to write in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .errors import Overbilling, ValidationFailed
+from .model import FINALIZED, INVOICED, DepositRef, Job, Record, Settings
+from .money import ZERO, fmt, line_amount
+
+
+def invoice_number(n: int) -> str:
+    """R13: ``INV-`` and at least six digits; the counter makes it unique and increasing."""
+    return f"INV-{n:06d}"
+
+
+def entry_number(n: int) -> str:
+    return f"JE-{n:06d}"
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: str
+    account_name: str
+    currency: str
+    debit: Decimal
+    credit: Decimal
+
+
+@dataclass
+class Issued:
+    """What one invoice adds to the books: the invoice, its journal entry, the balance changes."""
+
+    invoice: dict[str, Any]
+    entry: dict[str, Any]
+    postings: list[Posting] = field(default_factory=list)
+
+    @property
+    def invoice_id(self) -> str:
+        return str(self.invoice["invoice_id"])
+
+
+def _postings(settings: Settings, currency: str, lines: Iterable[tuple[str, Decimal, Decimal]]) -> list[Posting]:
+    """One posting per account (debits and credits of one account are netted into one side)."""
+    totals: dict[str, Decimal] = {}
+    for key, debit, credit in lines:
+        totals[key] = totals.get(key, ZERO) + debit - credit
+    out = []
+    for key, net in totals.items():
+        if net == 0:
+            continue
+        out.append(Posting(settings.accounts[key], settings.account_names[key], currency,
+                           net if net > 0 else ZERO, -net if net < 0 else ZERO))
+    debit = sum((p.debit for p in out), ZERO)
+    credit = sum((p.credit for p in out), ZERO)
+    if debit != credit:  # R9: an unbalanced entry is a bug, never written
+        raise AssertionError(f"unbalanced journal entry: debit {debit} != credit {credit}")
+    return out
+
+
+def _entry(n: int, date: str, invoice_id: str, currency: str, postings: list[Posting]) -> dict[str, Any]:
+    return {
+        "entry_id": entry_number(n),
+        "date": date,
+        "invoice_id": invoice_id,
+        "currency": currency,
+        "lines": [
+            {"account": p.account, "account_name": p.account_name,
+             "debit": fmt(p.debit, currency), "credit": fmt(p.credit, currency)}
+            for p in postings
+        ],
+        "total_debit": fmt(sum((p.debit for p in postings), ZERO), currency),
+        "total_credit": fmt(sum((p.credit for p in postings), ZERO), currency),
+    }
+
+
+def _billing_block(job: Job, billed_before: Decimal, this_invoice: Decimal) -> dict[str, str]:
+    c = job.currency
+    return {
+        "job_total": fmt(job.total, c),
+        "billed_before": fmt(billed_before, c),
+        "this_invoice": fmt(this_invoice, c),
+        "billed_to_date": fmt(billed_before + this_invoice, c),
+        "remaining": fmt(job.total - billed_before - this_invoice, c),
+    }
+
+
+def _invoice(n: int, type_: str, job: Job, date: str, title: str, description: str,
+             lines: list[dict[str, Any]], total: Decimal, billing: dict[str, str], issued_at: str,
+             **extra: Any) -> dict[str, Any]:
+    number = invoice_number(n)
+    return {
+        "invoice_id": number,
+        "number": number,
+        "type": type_,
+        "kind": job.kind,
+        "job_id": job.id,
+        "customer_id": job.customer_id,
+        "customer_name": job.customer_name,
+        "invoice_date": date,
+        "title": title,
+        "description": description,
+        "currency": job.currency,
+        "lines": lines,
+        "total": fmt(total, job.currency),
+        "journal_entry_id": entry_number(n),
+        "billing": billing,
+        "issued_at": issued_at,
+        **extra,
+    }
+
+
+def check_can_bill(job: Job, amount: Decimal, *, already_pending: Decimal = ZERO) -> None:
+    """R6: deposits + shipments billed + pending scheduled + the new amount must not exceed the total.
+
+    ``already_pending`` is the part of ``amount`` already counted in the job's pending total (a
+    scheduled record being invoiced), so it is not counted twice.
+    """
+    committed = job.deposits_billed + job.shipments_billed + job.pending_amount - already_pending
+    if committed + amount > job.total:
+        available = job.total - committed
+        raise Overbilling(
+            f"{fmt(amount, job.currency)} would over-bill {job.kind} {job.id}: total "
+            f"{fmt(job.total, job.currency)}, already billed or scheduled {fmt(committed, job.currency)}, "
+            f"available {fmt(max(available, ZERO), job.currency)}",
+            [{"field": "amount", "job_total": fmt(job.total, job.currency),
+              "committed": fmt(committed, job.currency),
+              "available": fmt(max(available, ZERO), job.currency)}],
+        )
+
+
+def apply_deposit(job: Job, record: Record, n: int, settings: Settings, issued_at: str) -> Issued:
+    """R2/R3: the record's deposit invoice, Dr Accounts Receivable / Cr Customer Deposits."""
+    check_can_bill(job, record.amount, already_pending=job.pending.get(record.record_id, ZERO))
+    c = job.currency
+    billed_before = job.deposits_billed + job.shipments_billed
+    line: dict[str, Any] = {
+        "code": "DEPOSIT",
+        "description": record.item_description or record.title or "Deposit",
+        "quantity": "1",
+        "unit_price": fmt(record.amount, c),
+        "amount": fmt(record.amount, c),
+        "percent": format(record.percent, "f") if record.percent is not None else None,
+    }
+    invoice = _invoice(n, "deposit", job, record.invoice_date, record.title, record.description, [line],
+                       record.amount, _billing_block(job, billed_before, record.amount), issued_at,
+                       record_id=record.record_id)
+    postings = _postings(settings, c, [("receivable", record.amount, ZERO),
+                                       ("customer_deposits", ZERO, record.amount)])
+    entry = _entry(n, record.invoice_date, invoice["invoice_id"], c, postings)
+    # apply
+    job.pending.pop(record.record_id, None)
+    job.deposits.append(DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id))
+    record.status, record.invoice_id, record.failure_reason = INVOICED, invoice["invoice_id"], None
+    record.updated_at = issued_at
+    return Issued(invoice, entry, postings)
+
+
+def apply_final(job: Job, n: int, settings: Settings, invoice_date: str, title: str, description: str,
+                issued_at: str) -> Issued:
+    """R7: revenue not yet billed by shipment invoices, less every deposit; closes the job."""
+    c = job.currency
+    lines: list[dict[str, Any]] = []
+    revenue = ZERO
+    for ln in job.lines:
+        remaining = ln.amount - ln.billed_amount
+        if remaining == 0:
+            continue
+        revenue += remaining
+        lines.append({
+            "code": ln.item_code,
+            "description": ln.description,
+            "line_id": ln.line_id,
+            "quantity": format(ln.quantity - ln.billed_quantity, "f"),
+            "unit_price": format(ln.unit_price, "f"),
+            "amount": fmt(remaining, c),
+        })
+    deposits = job.deposits_billed
+    for d in job.deposits:
+        lines.append({
+            "code": "DEPOSIT",
+            "description": f"Less deposit invoice {d.invoice_id} of {d.invoice_date}",
+            "quantity": "1",
+            "unit_price": fmt(-d.amount, c),
+            "amount": fmt(-d.amount, c),
+            "reverses_invoice_id": d.invoice_id,
+        })
+    due = revenue - deposits  # = job total - shipments billed - deposits billed
+    billed_before = deposits + job.shipments_billed
+    billing = _billing_block(job, billed_before, due)
+    billing["revenue_recognized"] = fmt(revenue, c)
+    billing["deposits_reversed"] = fmt(deposits, c)
+    invoice = _invoice(n, "final", job, invoice_date, title or f"Final invoice {job.id}", description, lines,
+                       due, billing, issued_at,
+                       cancelled_record_ids=sorted(job.pending))
+    postings = _postings(settings, c, [("customer_deposits", deposits, ZERO),
+                                       ("receivable", due, ZERO),
+                                       ("revenue", ZERO, revenue)])
+    entry = _entry(n, invoice_date, invoice["invoice_id"], c, postings)
+    # apply
+    job.status = FINALIZED
+    job.final_invoice_id = invoice["invoice_id"]
+    job.final_billed = due
+    job.finalized_at = issued_at
+    job.pending = {}
+    return Issued(invoice, entry, postings)
+
+
+@dataclass(frozen=True)
+class ShippedLine:
+    line_id: str
+    quantity: Decimal
+
+
+def check_shipment(job: Job, lines: list[ShippedLine]) -> None:
+    """R8: every line exists on the order and ships no more than its unshipped quantity."""
+    seen: dict[str, Decimal] = {}
+    for i, s in enumerate(lines):
+        ln = job.line(s.line_id)
+        if ln is None:
+            raise ValidationFailed.field(f"lines[{i}].line_id", f"order {job.id} has no line {s.line_id!r}")
+        seen[s.line_id] = seen.get(s.line_id, ZERO) + s.quantity
+        unshipped = ln.quantity - ln.shipped_quantity
+        if seen[s.line_id] > unshipped:
+            raise ValidationFailed.field(
+                f"lines[{i}].quantity",
+                f"ships {format(seen[s.line_id], 'f')} of line {s.line_id} but only "
+                f"{format(unshipped, 'f')} is unshipped",
+            )
+
+
+def record_shipped(job: Job, lines: list[ShippedLine]) -> None:
+    for s in lines:
+        ln = job.line(s.line_id)
+        assert ln is not None  # checked by check_shipment
+        ln.shipped_quantity += s.quantity
+    job.shipment_count += 1
+
+
+def apply_shipment_invoice(job: Job, shipment_id: str, ship_date: str, lines: list[ShippedLine], n: int,
+                           settings: Settings, issued_at: str) -> Issued:
+    """R8: bill the shipped quantities at the order's unit prices: Dr Accounts Receivable / Cr Revenue.
+
+    The last shipment of a line bills exactly what is left of the line's amount, so rounding per
+    shipment never makes lifetime revenue differ from the line amount.
+    """
+    c = job.currency
+    out: list[dict[str, Any]] = []
+    total = ZERO
+    for s in lines:
+        ln = job.line(s.line_id)
+        assert ln is not None
+        if ln.billed_quantity + s.quantity >= ln.quantity:
+            amount = ln.amount - ln.billed_amount
+        else:
+            amount = line_amount(s.quantity, ln.unit_price, c)
+        ln.billed_quantity += s.quantity
+        ln.billed_amount += amount
+        total += amount
+        out.append({
+            "code": ln.item_code,
+            "description": ln.description,
+            "line_id": ln.line_id,
+            "quantity": format(s.quantity, "f"),
+            "unit_price": format(ln.unit_price, "f"),
+            "amount": fmt(amount, c),
+        })
+    billed_before = job.deposits_billed + job.shipments_billed
+    invoice = _invoice(n, "shipment", job, ship_date, f"Shipment {shipment_id}", f"Order {job.id} shipment",
+                       out, total, _billing_block(job, billed_before, total), issued_at, shipment_id=shipment_id)
+    postings = _postings(settings, c, [("receivable", total, ZERO), ("revenue", ZERO, total)])
+    entry = _entry(n, ship_date, invoice["invoice_id"], c, postings)
+    job.shipments_billed += total
+    return Issued(invoice, entry, postings)

@@ -1,0 +1,35 @@
+"""Runtime configuration, read from the environment once, when first needed (never at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Config:
+    table_name: str
+    idempotency_table_name: str
+    region: str
+    endpoint_url: str | None
+    business_timezone: str
+    idempotency_ttl_seconds: int
+
+
+@lru_cache(maxsize=1)
+def config() -> Config:
+    return Config(
+        table_name=os.environ.get("TABLE_NAME", "progress-billing"),
+        idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", "progress-billing-idempotency"),
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        # Only set locally (DynamoDB Local or a moto server); in AWS the SDK finds the endpoint itself.
+        endpoint_url=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
+        business_timezone=os.environ.get("BUSINESS_TIMEZONE", "UTC"),
+        idempotency_ttl_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
+    )
+
+
+def reset() -> None:
+    """Forget the cached configuration (tests and the local runner change the environment)."""
+    config.cache_clear()

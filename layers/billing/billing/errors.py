@@ -1,0 +1,73 @@
+"""Domain errors. Each carries the HTTP status and error code of PRODUCT.md's error shape.
+
+The HTTP layer maps them to responses in one place (``billing.http``); the other entry points
+(SQS, EventBridge) use the codes to decide what to record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BillingError(Exception):
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(BillingError):
+    status, code = 400, "BAD_REQUEST"
+
+
+class ValidationFailed(BillingError):
+    status, code = 422, "VALIDATION_ERROR"
+
+    @classmethod
+    def field(cls, field: str, message: str) -> ValidationFailed:
+        return cls(f"{field}: {message}", [{"field": field, "message": message}])
+
+
+class Unauthorized(BillingError):
+    status, code = 401, "UNAUTHORIZED"
+
+
+class Forbidden(BillingError):
+    status, code = 403, "FORBIDDEN"
+
+
+class NotFound(BillingError):
+    status, code = 404, "NOT_FOUND"
+
+
+class AlreadyExists(BillingError):
+    status, code = 409, "ALREADY_EXISTS"
+
+
+class JobFinalized(BillingError):
+    status, code = 409, "JOB_FINALIZED"
+
+
+class NotPending(BillingError):
+    status, code = 409, "NOT_PENDING"
+
+
+class IdempotencyConflict(BillingError):
+    status, code = 409, "IDEMPOTENCY_CONFLICT"
+
+
+class Overbilling(BillingError):
+    status, code = 422, "OVERBILLING"
+
+
+class Conflict(Exception):
+    """A conditional write lost a race (the job or the invoice counter changed since it was read).
+
+    Not a client error: the service re-reads and retries; it only escapes after the retries run out.
+    """

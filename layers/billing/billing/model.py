@@ -1,0 +1,297 @@
+"""The domain's plain data: jobs, progress billing records, shipments and settings.
+
+No AWS here. ``store`` turns these into DynamoDB items and back; ``books`` computes invoices
+and journal entries from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .money import ZERO, fmt, ratio_percent
+
+KINDS = {"orders": "order", "projects": "project"}  # path segment -> kind
+OPEN, FINALIZED = "open", "finalized"
+PENDING, INVOICED, CANCELLED, FAILED = "pending", "invoiced", "cancelled", "failed"
+ACCOUNT_KEYS = ("receivable", "customer_deposits", "revenue")
+DEFAULT_ACCOUNTS = {"receivable": "1200", "customer_deposits": "2400", "revenue": "4000"}
+DEFAULT_ACCOUNT_NAMES = {
+    "receivable": "Accounts Receivable",
+    "customer_deposits": "Customer Deposits",
+    "revenue": "Revenue",
+}
+
+
+def dec(value: Any) -> Decimal:
+    """A stored decimal string (or DynamoDB number) back to Decimal."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+@dataclass
+class JobLine:
+    line_id: str
+    item_code: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    shipped_quantity: Decimal = ZERO  # every recorded shipment, invoiced or not
+    billed_quantity: Decimal = ZERO  # shipped quantities billed by shipment invoices
+    billed_amount: Decimal = ZERO  # revenue billed by shipment invoices (R7)
+
+    def to_dict(self, currency: str) -> dict[str, Any]:
+        return {
+            "line_id": self.line_id,
+            "item_code": self.item_code,
+            "description": self.description,
+            "quantity": format(self.quantity, "f"),
+            "unit_price": format(self.unit_price, "f"),
+            "amount": fmt(self.amount, currency),
+            "shipped_quantity": format(self.shipped_quantity, "f"),
+            "billed_quantity": format(self.billed_quantity, "f"),
+            "billed_amount": fmt(self.billed_amount, currency),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobLine:
+        return cls(
+            line_id=d["line_id"],
+            item_code=d["item_code"],
+            description=d.get("description", ""),
+            quantity=dec(d["quantity"]),
+            unit_price=dec(d["unit_price"]),
+            amount=dec(d["amount"]),
+            shipped_quantity=dec(d.get("shipped_quantity", "0")),
+            billed_quantity=dec(d.get("billed_quantity", "0")),
+            billed_amount=dec(d.get("billed_amount", "0")),
+        )
+
+
+@dataclass
+class DepositRef:
+    """A deposit invoice the final invoice will reverse."""
+
+    invoice_id: str
+    amount: Decimal
+    invoice_date: str
+    record_id: str
+
+
+@dataclass
+class Job:
+    """An order or a project: the aggregate every change to the books goes through.
+
+    It carries everything a billing decision needs (totals, deposit invoices, pending amounts,
+    shipped quantities), so one read of it is enough, and every write is conditioned on
+    ``version`` so that two concurrent changes cannot both pass the over-billing check (R6).
+    """
+
+    kind: str
+    id: str
+    customer_id: str
+    customer_name: str
+    currency: str
+    lines: list[JobLine]
+    total: Decimal
+    status: str = OPEN
+    created_at: str = ""
+    version: int = 0
+    deposits: list[DepositRef] = field(default_factory=list)
+    pending: dict[str, Decimal] = field(default_factory=dict)  # record_id -> amount
+    shipments_billed: Decimal = ZERO
+    shipment_count: int = 0
+    final_invoice_id: str | None = None
+    final_billed: Decimal = ZERO
+    finalized_at: str | None = None
+
+    @property
+    def deposits_billed(self) -> Decimal:
+        return sum((d.amount for d in self.deposits), ZERO)
+
+    @property
+    def pending_amount(self) -> Decimal:
+        return sum(self.pending.values(), ZERO)
+
+    @property
+    def billed(self) -> Decimal:
+        """Billed to date: deposits and shipment invoices, plus the final invoice's balance due."""
+        return self.deposits_billed + self.shipments_billed + self.final_billed
+
+    def line(self, line_id: str) -> JobLine | None:
+        return next((ln for ln in self.lines if ln.line_id == line_id), None)
+
+    def billing(self) -> dict[str, Any]:
+        c = self.currency
+        open_ = self.status == OPEN
+        billed = self.billed
+        return {
+            "deposits_billed": fmt(self.deposits_billed, c),
+            "shipments_billed": fmt(self.shipments_billed, c),
+            "final_billed": fmt(self.final_billed, c),
+            "billed_to_date": fmt(billed, c),
+            # Deposits still held as a liability: all of them until the final invoice reverses them.
+            "deposit_balance": fmt(self.deposits_billed if open_ else ZERO, c),
+            "pending_scheduled": fmt(self.pending_amount, c),
+            "remaining": fmt(self.total - billed, c),
+            "percent_billed": format(ratio_percent(billed, self.total), "f"),
+            "deposit_invoice_count": len(self.deposits),
+        }
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "customer_id": self.customer_id,
+            "customer_name": self.customer_name,
+            "currency": self.currency,
+            "lines": [ln.to_dict(self.currency) for ln in self.lines],
+            "total": fmt(self.total, self.currency),
+            "status": self.status,
+            "created_at": self.created_at,
+            "finalized_at": self.finalized_at,
+            "final_invoice_id": self.final_invoice_id,
+            "billing": self.billing(),
+        }
+
+    def state(self) -> dict[str, Any]:
+        """The stored form (decimal strings), written whole under the version condition."""
+        c = self.currency
+        return {
+            "customer_id": self.customer_id,
+            "customer_name": self.customer_name,
+            "lines": [ln.to_dict(c) for ln in self.lines],
+            "total": fmt(self.total, c),
+            "created_at": self.created_at,
+            "deposits": [
+                {"invoice_id": d.invoice_id, "amount": fmt(d.amount, c), "invoice_date": d.invoice_date,
+                 "record_id": d.record_id}
+                for d in self.deposits
+            ],
+            "pending": {k: fmt(v, c) for k, v in self.pending.items()},
+            "shipments_billed": fmt(self.shipments_billed, c),
+            "shipment_count": self.shipment_count,
+            "final_invoice_id": self.final_invoice_id or "",
+            "final_billed": fmt(self.final_billed, c),
+            "finalized_at": self.finalized_at or "",
+        }
+
+    @classmethod
+    def from_state(cls, kind: str, id_: str, currency: str, status: str, version: int,
+                   s: dict[str, Any]) -> Job:
+        return cls(
+            kind=kind,
+            id=id_,
+            customer_id=s["customer_id"],
+            customer_name=s["customer_name"],
+            currency=currency,
+            lines=[JobLine.from_dict(ln) for ln in s["lines"]],
+            total=dec(s["total"]),
+            status=status,
+            created_at=s.get("created_at", ""),
+            version=version,
+            deposits=[
+                DepositRef(d["invoice_id"], dec(d["amount"]), d["invoice_date"], d.get("record_id", ""))
+                for d in s.get("deposits", [])
+            ],
+            pending={k: dec(v) for k, v in (s.get("pending") or {}).items()},
+            shipments_billed=dec(s.get("shipments_billed", "0")),
+            shipment_count=int(s.get("shipment_count", 0)),
+            final_invoice_id=s.get("final_invoice_id") or None,
+            final_billed=dec(s.get("final_billed", "0")),
+            finalized_at=s.get("finalized_at") or None,
+        )
+
+
+@dataclass
+class Record:
+    """A progress billing record (R1): an amount, or a percent of the job total with its amount."""
+
+    record_id: str
+    kind: str
+    job_id: str
+    invoice_date: str
+    title: str
+    description: str
+    item_description: str
+    amount: Decimal
+    percent: Decimal | None
+    currency: str
+    status: str
+    scheduled: bool
+    created_at: str
+    invoice_id: str | None = None
+    failure_reason: str | None = None
+    updated_at: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "kind": self.kind,
+            "job_id": self.job_id,
+            "invoice_date": self.invoice_date,
+            "title": self.title,
+            "description": self.description,
+            "item_description": self.item_description,
+            "amount": fmt(self.amount, self.currency),
+            "percent": format(self.percent, "f") if self.percent is not None else None,
+            "currency": self.currency,
+            "status": self.status,
+            "schedule": self.scheduled,
+            "invoice_id": self.invoice_id,
+            "failure_reason": self.failure_reason,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any]) -> Record:
+        return cls(
+            record_id=d["record_id"],
+            kind=d["kind"],
+            job_id=d["job_id"],
+            invoice_date=d["invoice_date"],
+            title=d.get("title", ""),
+            description=d.get("description", ""),
+            item_description=d.get("item_description", ""),
+            amount=dec(d["amount"]),
+            percent=dec(d["percent"]) if d.get("percent") is not None else None,
+            currency=d["currency"],
+            status=d["status"],
+            scheduled=bool(d.get("schedule")),
+            created_at=d.get("created_at", ""),
+            invoice_id=d.get("invoice_id"),
+            failure_reason=d.get("failure_reason"),
+            updated_at=d.get("updated_at"),
+        )
+
+
+@dataclass
+class Settings:
+    auto_invoice_on_shipment: bool = False
+    accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))
+    account_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNT_NAMES))
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "auto_invoice_on_shipment": self.auto_invoice_on_shipment,
+            "accounts": dict(self.accounts),
+            "account_names": dict(self.account_names),
+            "updated_at": self.updated_at,
+            "updated_by": self.updated_by,
+        }
+
+    @classmethod
+    def from_api(cls, d: dict[str, Any] | None) -> Settings:
+        if not d:
+            return cls()
+        return cls(
+            auto_invoice_on_shipment=bool(d.get("auto_invoice_on_shipment", False)),
+            accounts={**DEFAULT_ACCOUNTS, **(d.get("accounts") or {})},
+            account_names={**DEFAULT_ACCOUNT_NAMES, **(d.get("account_names") or {})},
+            updated_at=d.get("updated_at"),
+            updated_by=d.get("updated_by"),
+        )

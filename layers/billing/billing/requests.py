@@ -1,0 +1,164 @@
+"""Request bodies (pydantic, ``extra="forbid"``, strict): what a client may send, and nothing else.
+
+Amounts, percents, quantities and prices are strings (R10): strict mode rejects a JSON number.
+Checks that need the job (an amount's decimals depend on its currency) happen in ``service``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .money import MINOR_UNITS, PERCENT_DECIMALS, QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS, MoneyError, parse_decimal
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+DecimalString = Annotated[str, Field(min_length=1, max_length=32, examples=["2500.00"])]
+Text = Annotated[str, Field(max_length=500)]
+LongText = Annotated[str, Field(max_length=4000)]
+DateString = Annotated[str, Field(examples=["2026-12-01"], description="YYYY-MM-DD")]
+AccountCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+def _check_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD") from None
+
+
+def _positive(value: str, places: int, what: str, allow_zero: bool = False) -> str:
+    try:
+        d = parse_decimal(value, places, what)
+    except MoneyError as e:
+        raise ValueError(str(e)) from None
+    if d < 0 or (d == 0 and not allow_zero):
+        raise ValueError(f"{what} must be greater than {'or equal to ' if allow_zero else ''}0")
+    return value
+
+
+class LineIn(BaseModel):
+    model_config = _STRICT
+    line_id: Id
+    item_code: Annotated[str, Field(min_length=1, max_length=64)]
+    description: Text = ""
+    quantity: DecimalString
+    unit_price: DecimalString
+
+    @field_validator("quantity")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        return _positive(v, QUANTITY_DECIMALS, "quantity")
+
+    @field_validator("unit_price")
+    @classmethod
+    def _unit_price(cls, v: str) -> str:
+        return _positive(v, UNIT_PRICE_DECIMALS, "unit_price", allow_zero=True)
+
+
+class JobIn(BaseModel):
+    """Register an order or a project."""
+
+    model_config = _STRICT
+    id: Id
+    customer_id: Id
+    customer_name: Annotated[str, Field(min_length=1, max_length=200)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        if v not in MINOR_UNITS:
+            raise ValueError(f"unsupported currency; supported: {', '.join(sorted(MINOR_UNITS))}")
+        return v
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_lines(cls, v: list[LineIn]) -> list[LineIn]:
+        ids = [ln.line_id for ln in v]
+        if len(ids) != len(set(ids)):
+            raise ValueError("line_id values must be unique")
+        return v
+
+
+class RecordIn(BaseModel):
+    """A progress billing record: exactly one of ``amount`` or ``percent`` (R1)."""
+
+    model_config = _STRICT
+    invoice_date: DateString | None = None
+    title: Text = ""
+    description: LongText = ""
+    item_description: Text = ""
+    amount: DecimalString | None = None
+    percent: DecimalString | None = None
+    schedule: bool = False
+
+    @field_validator("invoice_date")
+    @classmethod
+    def _date(cls, v: str | None) -> str | None:
+        return _check_date(v)
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, v: str | None) -> str | None:
+        # Decimal places are checked against the job's currency once the job is read.
+        return None if v is None else _positive(v, 12, "amount")
+
+    @field_validator("percent")
+    @classmethod
+    def _percent(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        _positive(v, PERCENT_DECIMALS, "percent")
+        if parse_decimal(v, PERCENT_DECIMALS) > 100:
+            raise ValueError("percent must be at most 100")
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RecordIn:
+        if (self.amount is None) == (self.percent is None):
+            raise ValueError("exactly one of amount or percent is required")
+        return self
+
+
+class FinalIn(BaseModel):
+    model_config = _STRICT
+    invoice_date: DateString | None = None
+    title: Text = ""
+    description: LongText = ""
+
+    @field_validator("invoice_date")
+    @classmethod
+    def _date(cls, v: str | None) -> str | None:
+        return _check_date(v)
+
+
+class AccountsIn(BaseModel):
+    model_config = _STRICT
+    receivable: AccountCode | None = None
+    customer_deposits: AccountCode | None = None
+    revenue: AccountCode | None = None
+
+
+class AccountNamesIn(BaseModel):
+    model_config = _STRICT
+    receivable: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    customer_deposits: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    revenue: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class SettingsIn(BaseModel):
+    """``PUT /settings``: the fields sent replace the current ones; omitted fields are kept."""
+
+    model_config = _STRICT
+    auto_invoice_on_shipment: bool | None = None
+    accounts: AccountsIn | None = None
+    account_names: AccountNamesIn | None = None

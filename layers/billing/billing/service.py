@@ -1,0 +1,253 @@
+"""Use cases: what each entry point (HTTP, SQS, EventBridge) asks of the service.
+
+Every change to the books follows one path: read a ``Snapshot`` (one BatchGetItem), decide with
+the pure functions of ``books``, write one ``store.Change`` (one TransactWriteItems). A ``Conflict``
+means another writer changed the job or took the invoice number first: re-read and decide again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from . import books, store
+from .config import config
+from .errors import Conflict, JobFinalized, NotFound, NotPending, Overbilling, ValidationFailed
+from .model import CANCELLED, FAILED, FINALIZED, OPEN, PENDING, Job, JobLine, Record, Settings
+from .money import ZERO, MoneyError, fmt, line_amount, parse_amount, parse_decimal, percent_of
+from .requests import FinalIn, JobIn, RecordIn, SettingsIn
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 10
+MAX_PENDING_PER_JOB = 50  # a final invoice cancels them all in its one transaction (100-item limit)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def business_date(at: dt.datetime | None = None) -> str:
+    """A calendar date in ``BusinessTimezone`` (R5): ``at`` (an aware datetime) or now."""
+    tz = ZoneInfo(config().business_timezone)
+    return (at or dt.datetime.now(dt.UTC)).astimezone(tz).date().isoformat()
+
+
+def new_id(prefix: str) -> str:
+    """Sortable by creation time, unique without coordination: ``PB-20261127T150912123-9f2c4a``."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
+    return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
+
+
+def with_retry(fn: Callable[[], T]) -> T:
+    """Run a read-decide-write step until it commits without a concurrent change in between."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return fn()
+        except Conflict:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jittered backoff, not crypto
+    raise AssertionError("unreachable")
+
+
+def _open_job(snap: store.Snapshot, kind: str, job_id: str) -> Job:
+    if snap.job is None:
+        raise NotFound(f"{kind} {job_id} not found")
+    if snap.job.status == FINALIZED:
+        raise JobFinalized(f"{kind} {job_id} is finalized (final invoice {snap.job.final_invoice_id})")
+    return snap.job
+
+
+# ---- jobs ---------------------------------------------------------------------------------------
+
+
+def register_job(kind: str, body: JobIn) -> Job:
+    c = body.currency
+    lines = []
+    for ln in body.lines:
+        qty = parse_decimal(ln.quantity, 4)
+        price = parse_decimal(ln.unit_price, 4)
+        lines.append(JobLine(ln.line_id, ln.item_code, ln.description, qty, price, line_amount(qty, price, c)))
+    total = sum((ln.amount for ln in lines), ZERO)
+    if total <= 0:
+        raise ValidationFailed.field("lines", f"the job total must be greater than {fmt(ZERO, c)}")
+    job = Job(kind=kind, id=body.id, customer_id=body.customer_id, customer_name=body.customer_name,
+              currency=c, lines=lines, total=total, status=OPEN, created_at=now_iso())
+    store.commit(store.Change(job, new_job=True))
+    return job
+
+
+def get_job(kind: str, job_id: str) -> Job:
+    return store.get_job(kind, job_id)
+
+
+def list_jobs(kind: str, status: str | None, limit: int, next_token: str | None) -> dict[str, Any]:
+    jobs, token = store.list_jobs(kind, status, limit, next_token)
+    return {"items": [j.to_api() for j in jobs], "next_token": token}
+
+
+def job_items(kind: str, job_id: str, what: str) -> dict[str, Any]:
+    part = store.read_job_partition(kind, job_id)
+    items = {"records": part.records, "invoices": part.invoices, "ledger": part.entries,
+             "shipments": part.shipments}[what]
+    return {"items": items}
+
+
+# ---- progress billing records (R1, R2, R4, R6, R12) ---------------------------------------------
+
+
+def _record_amount(job: Job, body: RecordIn) -> tuple[Decimal, Decimal | None]:
+    if body.amount is not None:
+        try:
+            return parse_amount(body.amount, job.currency), None
+        except MoneyError as e:
+            raise ValidationFailed.field("amount", f"{e} for {job.currency}") from None
+    percent = parse_decimal(body.percent or "", 4)
+    amount = percent_of(job.total, percent, job.currency)
+    if amount <= 0:
+        raise ValidationFailed.field("percent", f"{body.percent}% of {fmt(job.total, job.currency)} "
+                                                f"rounds to {fmt(ZERO, job.currency)}")
+    return amount, percent
+
+
+def create_record(kind: str, job_id: str, body: RecordIn) -> dict[str, Any]:
+    """R2 (create now) or R4 (schedule): one record, and for create-now its deposit invoice."""
+
+    def attempt() -> dict[str, Any]:
+        snap = store.read_for_change(kind, job_id)
+        job = _open_job(snap, kind, job_id)
+        amount, percent = _record_amount(job, body)
+        now = now_iso()
+        rec = Record(
+            record_id=new_id("PB"), kind=kind, job_id=job_id,
+            invoice_date=body.invoice_date or business_date(), title=body.title, description=body.description,
+            item_description=body.item_description, amount=amount, percent=percent, currency=job.currency,
+            status=PENDING, scheduled=body.schedule, created_at=now, updated_at=now,
+        )
+        change = store.Change(job, records=[rec], new_record_ids={rec.record_id})
+        if body.schedule:
+            books.check_can_bill(job, amount)
+            if len(job.pending) >= MAX_PENDING_PER_JOB:
+                raise ValidationFailed.field("schedule", f"a job can have at most {MAX_PENDING_PER_JOB} "
+                                                         "pending scheduled records")
+            job.pending[rec.record_id] = amount
+        else:
+            change.issued = books.apply_deposit(job, rec, (snap.counter or 0) + 1, snap.settings, now)
+            change.counter_read = snap.counter
+        store.commit(change)
+        return {"record": rec.to_api(), "invoice": change.issued.invoice if change.issued else None}
+
+    return with_retry(attempt)
+
+
+def cancel_record(kind: str, job_id: str, record_id: str) -> dict[str, Any]:
+    def attempt() -> dict[str, Any]:
+        job = store.get_job(kind, job_id)
+        rec = store.get_record(kind, job_id, record_id)
+        if rec is None:
+            raise NotFound(f"progress billing record {record_id} not found on {kind} {job_id}")
+        if rec.status != PENDING:
+            raise NotPending(f"record {record_id} is {rec.status}; only a pending record can be cancelled")
+        job.pending.pop(record_id, None)
+        rec.status, rec.updated_at = CANCELLED, now_iso()
+        store.commit(store.Change(job, records=[rec]))
+        return rec.to_api()
+
+    return with_retry(attempt)
+
+
+def invoice_due_record(rec: Record) -> str:
+    """R4/R6 at run time: invoice one pending record, or mark it failed. Returns the outcome.
+
+    ``skipped``: the record is no longer pending (another run got there first, or it was cancelled);
+    the index is eventually consistent, so the job's strongly consistent read decides.
+    """
+
+    def attempt() -> str:
+        snap = store.read_for_change(rec.kind, rec.job_id)
+        job = snap.job
+        if job is None or rec.record_id not in job.pending or job.status != OPEN:
+            return "skipped"
+        now = now_iso()
+        current = Record.from_api(rec.to_api())
+        change = store.Change(job, records=[current])
+        try:
+            change.issued = books.apply_deposit(job, current, (snap.counter or 0) + 1, snap.settings, now)
+            change.counter_read = snap.counter
+            outcome = "invoiced"
+        except Overbilling as e:
+            job.pending.pop(current.record_id, None)
+            current.status, current.failure_reason, current.updated_at = FAILED, e.message, now
+            outcome = "failed"
+        store.commit(change)
+        rec.status, rec.invoice_id, rec.failure_reason = current.status, current.invoice_id, current.failure_reason
+        return outcome
+
+    return with_retry(attempt)
+
+
+# ---- final invoice (R7) -------------------------------------------------------------------------
+
+
+def create_final(kind: str, job_id: str, body: FinalIn) -> dict[str, Any]:
+    def attempt() -> dict[str, Any]:
+        snap = store.read_for_change(kind, job_id)
+        job = _open_job(snap, kind, job_id)
+        cancelled = sorted(job.pending)
+        n = (snap.counter or 0) + 1
+        now = now_iso()
+        issued = books.apply_final(job, n, snap.settings, body.invoice_date or business_date(), body.title,
+                                   body.description, now)
+        store.commit(store.Change(job, issued=issued, counter_read=snap.counter, cancel_record_ids=cancelled,
+                                  cancelled_at=now))
+        return {"invoice": issued.invoice}
+
+    return with_retry(attempt)
+
+
+# ---- ledger, invoices, settings -----------------------------------------------------------------
+
+
+def get_invoice(invoice_id: str) -> dict[str, Any]:
+    return store.get_invoice(invoice_id)
+
+
+def trial_balance() -> dict[str, Any]:
+    accounts = []
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
+    for b in sorted(store.trial_balance(), key=lambda b: (b.currency, b.account)):
+        c = b.currency
+        accounts.append({"account": b.account, "account_name": b.account_name, "currency": c,
+                         "debit": fmt(b.debit, c), "credit": fmt(b.credit, c),
+                         "balance": fmt(b.debit - b.credit, c)})
+        d, cr = totals.get(c, (ZERO, ZERO))
+        totals[c] = (d + b.debit, cr + b.credit)
+    return {"accounts": accounts,
+            "totals": [{"currency": c, "debit": fmt(d, c), "credit": fmt(cr, c), "balanced": d == cr}
+                       for c, (d, cr) in sorted(totals.items())]}
+
+
+def get_settings() -> Settings:
+    return store.get_settings()
+
+
+def put_settings(body: SettingsIn, updated_by: str) -> Settings:
+    current = store.get_settings()
+    if body.auto_invoice_on_shipment is not None:
+        current.auto_invoice_on_shipment = body.auto_invoice_on_shipment
+    if body.accounts is not None:
+        current.accounts.update(body.accounts.model_dump(exclude_none=True))
+    if body.account_names is not None:
+        current.account_names.update(body.account_names.model_dump(exclude_none=True))
+    codes = [current.accounts[k] for k in ("receivable", "customer_deposits", "revenue")]
+    if len(set(codes)) != len(codes):
+        raise ValidationFailed.field("accounts", "receivable, customer_deposits and revenue must be different accounts")
+    current.updated_at, current.updated_by = now_iso(), updated_by
+    store.put_settings(current)
+    return current

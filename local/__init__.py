@@ -1,0 +1,1 @@
+"""Running the stack without AWS: the template reader, the in-process gateway and the local runner."""
