@@ -50,6 +50,14 @@ class AlreadyExists(BillingError):
     status, code = 409, "ALREADY_EXISTS"
 
 
+class RecordExists(AlreadyExists):
+    """A record id that an earlier request (same Idempotency-Key) already wrote."""
+
+    def __init__(self, record_id: str) -> None:
+        super().__init__(f"record {record_id} already exists")
+        self.record_id = record_id
+
+
 class JobFinalized(BillingError):
     status, code = 409, "JOB_FINALIZED"
 

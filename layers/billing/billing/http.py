@@ -7,6 +7,7 @@ Each HTTP function builds its resolver with ``make_app`` from the routers it ser
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -90,15 +91,20 @@ def _persistence() -> Any:
 
 
 def idempotent(app: APIGatewayHttpResolver | Router, body: Any,
-               run: Callable[[], tuple[dict[str, Any], int]]) -> Response[str]:
+               run: Callable[[str | None], tuple[dict[str, Any], int]]) -> Response[str]:
     """Run a POST once per ``Idempotency-Key``: a repeat gets the first response back, unchanged.
 
     The key is scoped to the caller and the route; the same key with another body is 409
     ``IDEMPOTENCY_CONFLICT``. A request that fails is not remembered, so it can be retried.
+
+    Two layers: Powertools' idempotency table answers repeats without touching the books, and
+    ``run`` gets a token derived from the key that the service writes into the change itself
+    (record id, job), so even a resend after the cache expired, or after a crash between the
+    commit and the response, cannot bill twice.
     """
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
-        payload, status = run()
+        payload, status = run(None)
         return json_response(payload, status)
     if not _IDEMPOTENCY_KEY.match(key):
         raise ValidationFailed("Idempotency-Key must be 1-255 visible ASCII characters",
@@ -118,13 +124,15 @@ def idempotent(app: APIGatewayHttpResolver | Router, body: Any,
     if app.lambda_context is not None:
         idem_config.register_lambda_context(app.lambda_context)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=idem_config)
-    def once(request: dict[str, Any]) -> dict[str, Any]:
-        payload, status = run()
-        return {"status": status, "body": payload}
-
     request = {"caller": caller(app), "route": f"{app.current_event.http_method} {app.current_event.path}",
                "key": key, "body": body}
+    token = hashlib.sha256(json.dumps([request["caller"], request["route"], key]).encode()).hexdigest()
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=_persistence(), config=idem_config)
+    def once(request: dict[str, Any]) -> dict[str, Any]:
+        payload, status = run(token)
+        return {"status": status, "body": payload}
+
     try:
         result = once(request=request)
     except IdempotencyValidationError:
@@ -174,6 +182,14 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
         logger.warning("gave up after concurrent changes", extra={"reason": str(exc)})
         return json_response({"error": {"code": "BUSY", "message": "the job is being changed by other requests; "
                                          "retry shortly", "details": []}}, 503, {"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        # A fault of ours or of AWS, never of the request: logged with its trace, nothing half-written
+        # (every change is one transaction), safe to retry.
+        logger.exception("unexpected error")
+        return json_response({"error": {"code": "INTERNAL_ERROR", "message": "internal error; the request "
+                                        "changed nothing and can be retried", "details": []}}, 500)
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[str]:

@@ -105,6 +105,9 @@ class Job:
     final_invoice_id: str | None = None
     final_billed: Decimal = ZERO
     finalized_at: str | None = None
+    # Idempotency tokens of the requests that created and finalized the job (see http.idempotent).
+    created_token: str | None = None
+    final_token: str | None = None
 
     @property
     def deposits_billed(self) -> Decimal:
@@ -175,6 +178,8 @@ class Job:
             "final_invoice_id": self.final_invoice_id or "",
             "final_billed": fmt(self.final_billed, c),
             "finalized_at": self.finalized_at or "",
+            "created_token": self.created_token or "",
+            "final_token": self.final_token or "",
         }
 
     @classmethod
@@ -201,6 +206,8 @@ class Job:
             final_invoice_id=s.get("final_invoice_id") or None,
             final_billed=dec(s.get("final_billed", "0")),
             finalized_at=s.get("finalized_at") or None,
+            created_token=s.get("created_token") or None,
+            final_token=s.get("final_token") or None,
         )
 
 

@@ -28,7 +28,7 @@ api = Router()
 def create_progress_billing(job_id: str, body: RecordIn) -> Response[str]:
     kind = kind_of(progress)
     return idempotent(progress, progress.current_event.json_body,
-                      lambda: (service.create_record(kind, job_id, body), 201))
+                      lambda token: (service.create_record(kind, job_id, body, token), 201))
 
 
 @final.post("/orders/<job_id>/final-invoice", summary="Create the final revenue-recognition invoice (R7)")
@@ -37,7 +37,7 @@ def create_final_invoice(job_id: str, body: Annotated[FinalIn | None, Body()] = 
     kind = kind_of(final)
     request = body or FinalIn()
     return idempotent(final, request.model_dump(),
-                      lambda: (service.create_final(kind, job_id, request), 201))
+                      lambda token: (service.create_final(kind, job_id, request, token), 201))
 
 
 @api.post("/orders", summary="Register an order")
@@ -45,7 +45,7 @@ def create_final_invoice(job_id: str, body: Annotated[FinalIn | None, Body()] = 
 def register_job(body: JobIn) -> Response[str]:
     kind = kind_of(api)
     return idempotent(api, api.current_event.json_body,
-                      lambda: (service.register_job(kind, body).to_api(), 201))
+                      lambda token: (service.register_job(kind, body, token).to_api(), 201))
 
 
 @api.get("/orders", summary="List orders")

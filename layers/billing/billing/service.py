@@ -18,7 +18,16 @@ from zoneinfo import ZoneInfo
 
 from . import books, store
 from .config import config
-from .errors import Conflict, JobFinalized, NotFound, NotPending, Overbilling, ValidationFailed
+from .errors import (
+    AlreadyExists,
+    Conflict,
+    JobFinalized,
+    NotFound,
+    NotPending,
+    Overbilling,
+    RecordExists,
+    ValidationFailed,
+)
 from .model import CANCELLED, FAILED, FINALIZED, OPEN, PENDING, Job, JobLine, Record, Settings
 from .money import ZERO, MoneyError, fmt, line_amount, parse_amount, parse_decimal, percent_of
 from .requests import FinalIn, JobIn, RecordIn, SettingsIn
@@ -67,7 +76,8 @@ def _open_job(snap: store.Snapshot, kind: str, job_id: str) -> Job:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-def register_job(kind: str, body: JobIn) -> Job:
+def register_job(kind: str, body: JobIn, token: str | None = None) -> Job:
+    """Register a job. ``token`` (from an Idempotency-Key) makes a resend return the same job."""
     c = body.currency
     lines = []
     for ln in body.lines:
@@ -78,8 +88,14 @@ def register_job(kind: str, body: JobIn) -> Job:
     if total <= 0:
         raise ValidationFailed.field("lines", f"the job total must be greater than {fmt(ZERO, c)}")
     job = Job(kind=kind, id=body.id, customer_id=body.customer_id, customer_name=body.customer_name,
-              currency=c, lines=lines, total=total, status=OPEN, created_at=now_iso())
-    store.commit(store.Change(job, new_job=True))
+              currency=c, lines=lines, total=total, status=OPEN, created_at=now_iso(), created_token=token)
+    try:
+        store.commit(store.Change(job, new_job=True))
+    except AlreadyExists:
+        existing = store.get_job(kind, body.id)
+        if token is not None and existing.created_token == token:
+            return existing  # the same request, resent after its first response was lost
+        raise
     return job
 
 
@@ -116,16 +132,33 @@ def _record_amount(job: Job, body: RecordIn) -> tuple[Decimal, Decimal | None]:
     return amount, percent
 
 
-def create_record(kind: str, job_id: str, body: RecordIn) -> dict[str, Any]:
-    """R2 (create now) or R4 (schedule): one record, and for create-now its deposit invoice."""
+def _replay_record(kind: str, job_id: str, record_id: str) -> dict[str, Any]:
+    rec = store.get_record(kind, job_id, record_id)
+    if rec is None:  # cannot happen: the record was just reported as existing
+        raise NotFound(f"progress billing record {record_id} not found on {kind} {job_id}")
+    return {"record": rec.to_api(), "invoice": store.get_invoice(rec.invoice_id) if rec.invoice_id else None}
+
+
+def create_record(kind: str, job_id: str, body: RecordIn, token: str | None = None) -> dict[str, Any]:
+    """R2 (create now) or R4 (schedule): one record, and for create-now its deposit invoice.
+
+    With ``token`` (from an Idempotency-Key) the record id is derived from it, so a resend, even one
+    arriving after the idempotency cache expired or after a crash between commit and response,
+    finds the record it already wrote instead of billing twice.
+    """
+    record_id = f"PB-{token[:26]}" if token else None
 
     def attempt() -> dict[str, Any]:
         snap = store.read_for_change(kind, job_id)
+        job = snap.job
+        if record_id and job is not None and (record_id in job.pending
+                                              or any(d.record_id == record_id for d in job.deposits)):
+            return _replay_record(kind, job_id, record_id)
         job = _open_job(snap, kind, job_id)
         amount, percent = _record_amount(job, body)
         now = now_iso()
         rec = Record(
-            record_id=new_id("PB"), kind=kind, job_id=job_id,
+            record_id=record_id or new_id("PB"), kind=kind, job_id=job_id,
             invoice_date=body.invoice_date or business_date(), title=body.title, description=body.description,
             item_description=body.item_description, amount=amount, percent=percent, currency=job.currency,
             status=PENDING, scheduled=body.schedule, created_at=now, updated_at=now,
@@ -140,7 +173,10 @@ def create_record(kind: str, job_id: str, body: RecordIn) -> dict[str, Any]:
         else:
             change.issued = books.apply_deposit(job, rec, (snap.counter or 0) + 1, snap.settings, now)
             change.counter_read = snap.counter
-        store.commit(change)
+        try:
+            store.commit(change)
+        except RecordExists:  # written by the first request, and cancelled or failed since
+            return _replay_record(kind, job_id, rec.record_id)
         return {"record": rec.to_api(), "invoice": change.issued.invoice if change.issued else None}
 
     return with_retry(attempt)
@@ -195,10 +231,15 @@ def invoice_due_record(rec: Record) -> str:
 # ---- final invoice (R7) -------------------------------------------------------------------------
 
 
-def create_final(kind: str, job_id: str, body: FinalIn) -> dict[str, Any]:
+def create_final(kind: str, job_id: str, body: FinalIn, token: str | None = None) -> dict[str, Any]:
+    """R7. With ``token``, a resend of the request that finalized the job returns its invoice."""
+
     def attempt() -> dict[str, Any]:
         snap = store.read_for_change(kind, job_id)
+        if token and snap.job is not None and snap.job.final_token == token and snap.job.final_invoice_id:
+            return {"invoice": store.get_invoice(snap.job.final_invoice_id)}
         job = _open_job(snap, kind, job_id)
+        job.final_token = token
         cancelled = sorted(job.pending)
         n = (snap.counter or 0) + 1
         now = now_iso()

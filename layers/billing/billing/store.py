@@ -47,7 +47,7 @@ from pynamodb.transactions import TransactWrite
 
 from .books import Issued, Posting
 from .config import config
-from .errors import AlreadyExists, BadRequest, Conflict, NotFound
+from .errors import AlreadyExists, BadRequest, Conflict, NotFound, RecordExists
 from .model import CANCELLED, PENDING, Job, Record, Settings
 
 PENDING_PARTITION = "PENDING"
@@ -284,6 +284,9 @@ def commit(change: Change) -> None:
         reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
         if change.new_job and reasons and reasons[0] == "ConditionalCheckFailed":
             raise AlreadyExists(f"{job.kind} {job.id} already exists") from None
+        for i, rec in enumerate(change.records, start=1):
+            if rec.record_id in change.new_record_ids and i < len(reasons) and reasons[i] == "ConditionalCheckFailed":
+                raise RecordExists(rec.record_id) from None
         if e.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
             raise Conflict(f"{job.kind} {job.id} changed concurrently: {reasons}") from None
         raise
