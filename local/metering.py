@@ -56,7 +56,7 @@ def _items_read(operation: str, response: dict[str, Any]) -> int:
 @contextmanager
 def meter(fail_at: int | None = None) -> Iterator[Meter]:
     m = Meter(fail_at=fail_at)
-    original = BaseClient._make_api_call
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def counted(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
         if self.meta.service_model.service_name != "dynamodb":
@@ -71,8 +71,8 @@ def meter(fail_at: int | None = None) -> Iterator[Meter]:
         call.items_read = _items_read(operation_name, response)
         return response
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    BaseClient._make_api_call = counted  # type: ignore[attr-defined]
     try:
         yield m
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        BaseClient._make_api_call = original  # type: ignore[attr-defined]
