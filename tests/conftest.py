@@ -55,6 +55,32 @@ def aws() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def atomic_calls() -> Iterator[None]:
+    """Make each moto call atomic across threads, as each DynamoDB request is on the real service.
+
+    moto's in-memory tables are not thread-safe; with this, threads still interleave between
+    calls (read here, write there), which is what the optimistic concurrency control must handle.
+    DynamoDB Local (the second test pass) needs no such help.
+    """
+    import threading
+
+    from botocore.client import BaseClient
+
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def locked(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        with lock:
+            return original(self, operation, params)
+
+    BaseClient._make_api_call = locked
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original
+
+
 class Client:
     """HTTP-like access to the stack: each call goes through the template's route table."""
 
@@ -110,3 +136,42 @@ def table_snapshot() -> list[dict[str, Any]]:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+
+
+# ---- automation and shipments --------------------------------------------------------------------
+
+
+def run_automation(event: dict[str, Any], timeout_ms: int | None = None) -> dict[str, Any]:
+    """Invoke the auto-generate function in-process, as EventBridge would."""
+    from local import cfn
+    from local.gateway import context_for
+
+    module = cfn.load_handler_module(cfn.function_code_uri("AutoGenerateFunction"))
+    result: dict[str, Any] = module.lambda_handler(event, context_for("AutoGenerateFunction", timeout_ms))
+    return result
+
+
+def scheduled_event(time: str) -> dict[str, Any]:
+    event = load_event("auto_generate/scheduled.json")
+    event["time"] = time
+    return event
+
+
+def shipment_message(shipment_id: str, order_id: str = "SO-1001", lines: Any = None,
+                     ship_date: str = "2026-11-27") -> str:
+    return json.dumps({"shipment_id": shipment_id, "order_id": order_id, "ship_date": ship_date,
+                       "lines": lines if lines is not None else [{"line_id": "1", "quantity": "2"}]})
+
+
+def ship(*bodies: str) -> dict[str, Any]:
+    """Invoke the shipments function with one SQS batch (message ids m-0, m-1...)."""
+    from local import cfn
+    from local.gateway import context_for
+    from local.sqs import sqs_event
+
+    messages = [{"MessageId": f"m-{i}", "ReceiptHandle": f"rh-{i}", "Body": b} for i, b in enumerate(bodies)]
+    module = cfn.load_handler_module(cfn.function_code_uri("ProcessShipmentsFunction"))
+    result: dict[str, Any] = module.lambda_handler(
+        sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:ShipmentQueue"),
+        context_for("ProcessShipmentsFunction"))
+    return result

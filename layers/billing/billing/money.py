@@ -45,7 +45,7 @@ PERCENT_DECIMALS = 4
 QUANTITY_DECIMALS = 4
 UNIT_PRICE_DECIMALS = 4
 
-_DECIMAL_STRING = re.compile(r"^-?\d{1,15}(\.\d{1,12})?$")
+_DECIMAL_STRING = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,12})?")  # used with fullmatch: ASCII only
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
@@ -78,7 +78,7 @@ def fmt(value: Decimal, currency: str) -> str:
 
 def parse_decimal(text: str, max_decimals: int, what: str = "value") -> Decimal:
     """Parse a plain decimal string with at most ``max_decimals`` places; nothing is rounded."""
-    if not isinstance(text, str) or not _DECIMAL_STRING.match(text):
+    if not isinstance(text, str) or not _DECIMAL_STRING.fullmatch(text):
         raise MoneyError(f"{what} must be a decimal string such as \"12.50\"")
     value = Decimal(text)
     places = -value.as_tuple().exponent  # type: ignore[operator]

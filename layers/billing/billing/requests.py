@@ -7,6 +7,7 @@ Checks that need the job (an amount's decimals depend on its currency) happen in
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,18 +21,24 @@ LongText = Annotated[str, Field(max_length=4000)]
 DateString = Annotated[str, Field(examples=["2026-12-01"], description="YYYY-MM-DD")]
 AccountCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+def is_date(value: str) -> bool:
+    """A real calendar date written exactly ``YYYY-MM-DD``."""
+    try:
+        return bool(_DATE.fullmatch(value)) and dt.date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
 
 
 def _check_date(value: str | None) -> str | None:
     if value is None:
         return None
-    try:
-        if len(value) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ValueError("must be a date YYYY-MM-DD") from None
+    if not is_date(value):
+        raise ValueError("must be a date YYYY-MM-DD")
+    return value
 
 
 def _positive(value: str, places: int, what: str, allow_zero: bool = False) -> str:

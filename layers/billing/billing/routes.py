@@ -107,3 +107,8 @@ def get_settings() -> Response[str]:
 def put_settings(body: SettingsIn) -> Response[str]:
     require_admin(api)
     return json_response(service.put_settings(body, caller(api)).to_api())
+
+
+@api.get("/orders/<job_id>/shipments", summary="The order's shipments (R8)")
+def list_shipments(job_id: str) -> Response[str]:
+    return json_response(service.job_items("order", job_id, "shipments"))

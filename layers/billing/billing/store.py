@@ -217,22 +217,33 @@ class Snapshot:
     job: Job | None
     counter: int | None  # None: no invoice issued yet in this stack
     settings: Settings
+    shipment_recorded: bool = False
 
 
-def read_for_change(kind: str, job_id: str) -> Snapshot:
-    """One strongly consistent BatchGetItem: job + counter + settings."""
+def _shipment_guard_key(shipment_id: str) -> tuple[str, str]:
+    return f"SHIPMENT#{shipment_id}", "#SHIPMENT"
+
+
+def read_for_change(kind: str, job_id: str, shipment_id: str | None = None) -> Snapshot:
+    """One strongly consistent BatchGetItem: job + counter + settings (+ a shipment's guard)."""
     bind()
     job: Job | None = None
     counter: int | None = None
     settings = Settings()
-    for it in Item.batch_get([(job_pk(kind, job_id), JOB_SK), COUNTER_KEY, SETTINGS_KEY], consistent_read=True):
+    recorded = False
+    keys = [(job_pk(kind, job_id), JOB_SK), COUNTER_KEY, SETTINGS_KEY]
+    if shipment_id is not None:
+        keys.append(_shipment_guard_key(shipment_id))
+    for it in Item.batch_get(keys, consistent_read=True):
         if isinstance(it, JobItem):
             job = _job_from_item(it)
         elif isinstance(it, CounterItem):
             counter = int(it.value)
         elif isinstance(it, SettingsItem):
             settings = Settings.from_api(_plain(it.data))
-    return Snapshot(job, counter, settings)
+        elif isinstance(it, ShipmentItem):
+            recorded = True
+    return Snapshot(job, counter, settings, recorded)
 
 
 @dataclass
@@ -251,11 +262,17 @@ class Change:
 
 
 def commit(change: Change) -> None:
-    """Write a ``Change`` as one TransactWriteItems; raise ``Conflict`` if anything moved meanwhile."""
+    """Write a ``Change`` as one TransactWriteItems; raise ``Conflict`` if anything moved meanwhile.
+
+    ``AlreadyExists`` for a new job that exists, ``RecordExists`` for a new record or shipment id
+    that an earlier request already wrote (the caller answers with what is stored).
+    """
     bind()
     job = change.job
     expected = job.version
     job.version = expected + 1
+    labels: list[str] = []  # what each operation of the transaction is, to read cancellation reasons
+    pk = job_pk(job.kind, job.id)
     try:
         with TransactWrite(connection=_connection()) as tx:
             item = _job_item(job)
@@ -263,36 +280,45 @@ def commit(change: Change) -> None:
                 tx.save(item, condition=JobItem.pk.does_not_exist())
             else:
                 tx.save(item, condition=JobItem.version == expected)
+            labels.append("job")
             for rec in change.records:
-                cond = (RecordItem.pk.does_not_exist() if rec.record_id in change.new_record_ids
-                        else RecordItem.status == PENDING)
-                tx.save(_record_item(rec), condition=cond)
+                new = rec.record_id in change.new_record_ids
+                tx.save(_record_item(rec),
+                        condition=RecordItem.pk.does_not_exist() if new else RecordItem.status == PENDING)
+                labels.append(f"new:{rec.record_id}" if new else "record")
             for record_id in change.cancel_record_ids:
-                tx.update(RecordItem(job_pk(job.kind, job.id), f"REC#{record_id}"), actions=[
+                tx.update(RecordItem(pk, f"REC#{record_id}"), actions=[
                     RecordItem.status.set(CANCELLED),
                     RecordItem.data["status"].set(CANCELLED),
                     RecordItem.data["updated_at"].set(change.cancelled_at),
                     RecordItem.gsi1pk.remove(),
                     RecordItem.gsi1sk.remove(),
                 ], condition=RecordItem.status == PENDING)
+                labels.append("record")
             if change.issued is not None:
-                _issue(tx, job, change.issued, change.counter_read)
+                labels += _issue(tx, job, change.issued, change.counter_read)
             if change.shipment is not None:
-                _shipment(tx, job, change.shipment)
+                sid = change.shipment["shipment_id"]
+                tx.save(ShipmentItem(*_shipment_guard_key(sid), data=change.shipment),
+                        condition=ShipmentItem.pk.does_not_exist())
+                tx.save(ShipmentItem(pk, f"SHIP#{sid}", data=change.shipment),
+                        condition=ShipmentItem.pk.does_not_exist())
+                labels += [f"new:{sid}", "shipment"]
     except TransactWriteError as e:
         job.version = expected
         reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
-        if change.new_job and reasons and reasons[0] == "ConditionalCheckFailed":
+        failed = [label for label, code in zip(labels, reasons, strict=False) if code == "ConditionalCheckFailed"]
+        if change.new_job and "job" in failed:
             raise AlreadyExists(f"{job.kind} {job.id} already exists") from None
-        for i, rec in enumerate(change.records, start=1):
-            if rec.record_id in change.new_record_ids and i < len(reasons) and reasons[i] == "ConditionalCheckFailed":
-                raise RecordExists(rec.record_id) from None
+        for label in failed:
+            if label.startswith("new:"):
+                raise RecordExists(label[4:]) from None
         if e.cause_response_code in ("TransactionCanceledException", "TransactionConflictException"):
             raise Conflict(f"{job.kind} {job.id} changed concurrently: {reasons}") from None
         raise
 
 
-def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None) -> None:
+def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None) -> list[str]:
     pk = job_pk(job.kind, job.id)
     number = int(issued.invoice_id.split("-")[1])
     counter = CounterItem(*COUNTER_KEY)
@@ -309,6 +335,7 @@ def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None
             condition=EntryItem.pk.does_not_exist())
     for p in issued.postings:
         _post(tx, p)
+    return ["counter", "invoice", "invoice", "entry"] + ["balance"] * len(issued.postings)
 
 
 def _post(tx: TransactWrite, p: Posting) -> None:
@@ -323,13 +350,6 @@ def _post(tx: TransactWrite, p: Posting) -> None:
     ])
 
 
-def _shipment(tx: TransactWrite, job: Job, shipment: dict[str, Any]) -> None:
-    sid = shipment["shipment_id"]
-    tx.save(ShipmentItem(f"SHIPMENT#{sid}", "#SHIPMENT", data=shipment), condition=ShipmentItem.pk.does_not_exist())
-    tx.save(ShipmentItem(job_pk(job.kind, job.id), f"SHIP#{sid}", data=shipment),
-            condition=ShipmentItem.pk.does_not_exist())
-
-
 def put_rejected_shipment(shipment: dict[str, Any], order_kind: str | None) -> bool:
     """Record a rejected shipment once (guard + copy under its order when the order exists).
 
@@ -339,7 +359,7 @@ def put_rejected_shipment(shipment: dict[str, Any], order_kind: str | None) -> b
     sid = shipment["shipment_id"]
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.save(ShipmentItem(f"SHIPMENT#{sid}", "#SHIPMENT", data=shipment),
+            tx.save(ShipmentItem(*_shipment_guard_key(sid), data=shipment),
                     condition=ShipmentItem.pk.does_not_exist())
             if order_kind is not None:
                 tx.save(ShipmentItem(job_pk(order_kind, shipment["order_id"]), f"SHIP#{sid}", data=shipment),
@@ -354,7 +374,7 @@ def put_rejected_shipment(shipment: dict[str, Any], order_kind: str | None) -> b
 def get_shipment(shipment_id: str) -> dict[str, Any] | None:
     bind()
     try:
-        it = ShipmentItem.get(f"SHIPMENT#{shipment_id}", "#SHIPMENT", consistent_read=True)
+        it = ShipmentItem.get(*_shipment_guard_key(shipment_id), consistent_read=True)
     except ShipmentItem.DoesNotExist:
         return None
     return _plain(it.data)

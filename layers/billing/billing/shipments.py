@@ -1,0 +1,152 @@
+"""Shipment messages from the warehouse (R8): each recorded once, invoiced when the rules say so.
+
+Outcomes of one message:
+- a recorded shipment: ``invoiced``, ``not_invoiced`` (reason ``auto_invoice_off``, ``job_finalized``
+  or ``progress_billing``) or ``rejected`` (reason ``unknown_order``, ``unknown_line``,
+  ``over_shipment``, ``invalid``), all acknowledged;
+- ``duplicate``: the shipment id was already recorded (SQS redelivery), acknowledged, nothing changes;
+- ``unparseable``: not JSON, or no usable ``shipment_id``: logged with the SQS message id and
+  acknowledged (retrying cannot make it valid; the log and the ``ShipmentsUnparseable`` metric are
+  where operators find it);
+- any other exception propagates: the batch reports that message as failed, SQS redelivers it, and
+  after ``maxReceiveCount`` it lands in the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import books, store
+from .errors import RecordExists, ValidationFailed
+from .model import FINALIZED
+from .money import QUANTITY_DECIMALS, parse_decimal
+from .observability import logger
+from .requests import DateString, DecimalString, Id, _check_date, _positive
+from .service import now_iso, with_retry
+
+
+class ShippedLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    line_id: Id
+    quantity: DecimalString
+
+    @field_validator("quantity")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        return _positive(v, QUANTITY_DECIMALS, "quantity")
+
+
+class ShipmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    shipment_id: Id
+    order_id: Id
+    ship_date: DateString
+    lines: Annotated[list[ShippedLineIn], Field(min_length=1, max_length=200)]
+
+    @field_validator("ship_date")
+    @classmethod
+    def _date(cls, v: str) -> str | None:
+        return _check_date(v)
+
+
+@dataclass
+class Outcome:
+    status: str  # invoiced | not_invoiced | rejected | duplicate | unparseable
+    reason: str | None = None
+    invoice_id: str | None = None
+
+
+def _doc(msg: dict[str, Any], message_id: str, status: str, reason: str | None, invoice_id: str | None = None,
+         detail: str | None = None) -> dict[str, Any]:
+    return {
+        "shipment_id": msg.get("shipment_id"),
+        "order_id": msg.get("order_id") if isinstance(msg.get("order_id"), str) else None,
+        "ship_date": msg.get("ship_date") if isinstance(msg.get("ship_date"), str) else None,
+        "lines": msg.get("lines") if isinstance(msg.get("lines"), list) else [],
+        "status": status,
+        "reason": reason,
+        "detail": detail,
+        "invoice_id": invoice_id,
+        "message_id": message_id,
+        "recorded_at": now_iso(),
+    }
+
+
+def _reject(msg: dict[str, Any], message_id: str, reason: str, detail: str, order_known: bool) -> Outcome:
+    doc = _doc(msg, message_id, "rejected", reason, detail=detail)
+    if not store.put_rejected_shipment(doc, "order" if order_known else None):
+        return Outcome("duplicate")
+    logger.warning("shipment rejected", extra={"shipment_id": doc["shipment_id"], "reason": reason,
+                                               "detail": detail, "message_id": message_id})
+    return Outcome("rejected", reason)
+
+
+def process(body: str, message_id: str) -> Outcome:
+    """Handle one SQS message body. Raises only for transient failures (to be retried by SQS)."""
+    try:
+        msg = json.loads(body)
+    except (json.JSONDecodeError, TypeError):
+        msg = None
+    sid = msg.get("shipment_id") if isinstance(msg, dict) else None
+    if not isinstance(msg, dict) or not isinstance(sid, str) or not 1 <= len(sid) <= 64:
+        logger.error("unparseable shipment message acknowledged", extra={"message_id": message_id,
+                                                                        "body": str(body)[:500]})
+        return Outcome("unparseable")
+    try:
+        shipment = ShipmentIn.model_validate(msg)
+    except ValidationError as e:
+        detail = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        order_known = isinstance(msg.get("order_id"), str) and _order_exists(msg["order_id"])
+        return _reject(msg, message_id, "invalid", detail, order_known)
+    return with_retry(lambda: _record(shipment, msg, message_id))
+
+
+def _order_exists(order_id: str) -> bool:
+    try:
+        store.get_job("order", order_id)
+    except Exception:  # NotFound, or an id that cannot be a key
+        return False
+    return True
+
+
+def _record(shipment: ShipmentIn, msg: dict[str, Any], message_id: str) -> Outcome:
+    snap = store.read_for_change("order", shipment.order_id, shipment_id=shipment.shipment_id)
+    if snap.shipment_recorded:
+        return Outcome("duplicate")
+    job = snap.job
+    if job is None:
+        return _reject(msg, message_id, "unknown_order", f"order {shipment.order_id} not found", False)
+    lines = [books.ShippedLine(ln.line_id, parse_decimal(ln.quantity, QUANTITY_DECIMALS)) for ln in shipment.lines]
+    try:
+        books.check_shipment(job, lines)
+    except ValidationFailed as e:
+        why = "unknown_line" if e.details and e.details[0]["field"].endswith("line_id") else "over_shipment"
+        return _reject(msg, message_id, why, e.message, True)
+    books.record_shipped(job, lines)
+    now = now_iso()
+    change = store.Change(job)
+    reason: str | None
+    if not snap.settings.auto_invoice_on_shipment:
+        status, reason = "not_invoiced", "auto_invoice_off"
+    elif job.status == FINALIZED:
+        status, reason = "not_invoiced", "job_finalized"
+    elif job.deposits:
+        status, reason = "not_invoiced", "progress_billing"
+    else:
+        change.issued = books.apply_shipment_invoice(job, shipment.shipment_id, shipment.ship_date, lines,
+                                                     (snap.counter or 0) + 1, snap.settings, now)
+        change.counter_read = snap.counter
+        status, reason = "invoiced", None
+    invoice_id = change.issued.invoice_id if change.issued else None
+    change.shipment = _doc(shipment.model_dump(), message_id, status, reason, invoice_id)
+    try:
+        store.commit(change)
+    except RecordExists:  # the shipment guard: recorded meanwhile by a concurrent delivery
+        return Outcome("duplicate")
+    logger.info("shipment recorded", extra={"shipment_id": shipment.shipment_id, "status": status,
+                                            "reason": reason, "invoice_id": invoice_id})
+    return Outcome(status, reason, invoice_id)

@@ -1,0 +1,95 @@
+"""The sample events in events/http/ (what ``sam local invoke -e`` is given) match the template's
+routes, have the payload 2.0 shape, and succeed when handed to their function's real handler."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import cfn, gateway
+from tests.conftest import EVENTS, order_body
+
+EVENT_FILES = sorted((EVENTS / "http").glob("*.json"))
+JOBS = {"orders": "SO-1001", "projects": "PRJ-1001"}
+# Server-generated ids that the sample events can only name by placeholder (events/README.md).
+RECORD_PLACEHOLDER, INVOICE_PLACEHOLDER = "PB-SAMPLE", "INV-000001"
+
+
+def _route_of(event: dict[str, Any]) -> tuple[cfn.Route, dict[str, str]]:
+    found = cfn.find_route(event["requestContext"]["http"]["method"], event["rawPath"])
+    assert found is not None, f"no route of template.yaml matches {event['routeKey']} {event['rawPath']}"
+    return found
+
+
+def _is_registration(route: cfn.Route) -> bool:
+    return route.method == "POST" and route.path in {f"/{segment}" for segment in JOBS}
+
+
+def _replace_param(event: dict[str, Any], name: str, value: str) -> None:
+    """Put a real id where the sample has a placeholder: path parameter, rawPath and http.path."""
+    old = event["pathParameters"][name]
+    segments = event["rawPath"].split("/")
+    assert segments.count(old) == 1, event["rawPath"]
+    path = "/".join(value if s == old else s for s in segments)
+    event["pathParameters"][name] = value
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+
+
+def _prepare(client: Any, route: cfn.Route, event: dict[str, Any]) -> None:
+    """What the event needs to exist first: the sample jobs, and any record or invoice it names."""
+    if not _is_registration(route):
+        for segment, job_id in JOBS.items():
+            assert client.post(f"/{segment}", order_body(job_id)).status == 201
+    params = event.get("pathParameters") or {}
+    if params.get("record_id") == RECORD_PLACEHOLDER:
+        segment = event["rawPath"].split("/")[1]
+        r = client.post(f"/{segment}/{params['job_id']}/progress-billings", {"percent": "10", "schedule": True})
+        assert r.status == 201, r.body
+        _replace_param(event, "record_id", r.json()["record"]["record_id"])
+    if params.get("invoice_id") == INVOICE_PLACEHOLDER:
+        r = client.post("/orders/SO-1001/progress-billings", {"percent": "10"})
+        assert r.status == 201, r.body
+        _replace_param(event, "invoice_id", r.json()["invoice"]["invoice_id"])
+
+
+def test_there_are_sample_events():
+    assert EVENT_FILES, f"no sample events in {EVENTS / 'http'}"
+
+
+def test_every_http_route_has_a_sample_event():
+    covered = {json.loads(f.read_text())["routeKey"] for f in EVENT_FILES}
+    missing = sorted(r.route_key for r in cfn.http_routes() if r.route_key not in covered)
+    assert missing == [], "run events/generate.py (see events/README.md)"
+
+
+@pytest.mark.parametrize("path", EVENT_FILES, ids=[f.stem for f in EVENT_FILES])
+def test_sample_event_has_the_shape_api_gateway_sends(path: Path):
+    event = json.loads(path.read_text())
+    route, params = _route_of(event)
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == route.route_key
+    assert event["requestContext"]["http"]["path"] == event["rawPath"]
+    assert (event.get("pathParameters") or {}) == params
+    claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+    assert claims["cognito:groups"] == "[billing-admins]" and claims["sub"]
+    if "body" in event:
+        assert isinstance(event["body"], str) and isinstance(json.loads(event["body"]), dict)
+        assert event["headers"]["content-type"] == "application/json"
+        assert event["isBase64Encoded"] is False
+    for job_id in params.get("job_id", ""), json.loads(event.get("body") or "{}").get("id", ""):
+        assert job_id in {"", *JOBS.values()}
+
+
+@pytest.mark.parametrize("path", EVENT_FILES, ids=[f.stem for f in EVENT_FILES])
+def test_sample_event_succeeds_through_its_function(client, path: Path):
+    event = json.loads(path.read_text())
+    route, _ = _route_of(event)
+    _prepare(client, route, event)
+    module = cfn.load_handler_module(route.code_uri)
+    response = module.lambda_handler(event, gateway.context_for(route.function))
+    assert 200 <= int(response["statusCode"]) < 300, (route.route_key, response.get("body"))
+    if _is_registration(route):
+        assert client.get(event["rawPath"] + "/" + json.loads(event["body"])["id"]).status == 200
