@@ -433,7 +433,7 @@ def get_record(kind: str, job_id: str, record_id: str) -> Record | None:
 def get_invoice(invoice_id: str) -> dict[str, Any]:
     bind()
     try:
-        it = InvoiceItem.get(f"INVOICE#{invoice_id}", "#INVOICE")
+        it = InvoiceItem.get(f"INVOICE#{invoice_id}", "#INVOICE", consistent_read=True)
     except InvoiceItem.DoesNotExist:
         raise NotFound(f"invoice {invoice_id} not found") from None
     return _plain(it.data)
