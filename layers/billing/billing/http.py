@@ -199,9 +199,16 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
 
 
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one HTTP API event: 401 before anything else when the request carries no claims."""
+    """Resolve one HTTP API event: 401 before anything else when the request carries no claims.
+
+    Every body this API accepts is JSON, whatever Content-Type the client sent (``curl -d`` says
+    ``application/x-www-form-urlencoded``): the body is read as JSON, and is 400 if it is not.
+    """
     if claims_of(event) is None:
         err = Unauthorized("a valid bearer token is required")
         return {"statusCode": err.status, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(err.body(), separators=(",", ":")), "isBase64Encoded": False}
+    headers = event.get("headers") or {}
+    if event.get("body") and not str(headers.get("content-type", "")).startswith("application/json"):
+        event = {**event, "headers": {**headers, "content-type": "application/json"}}
     return app.resolve(event, context)
