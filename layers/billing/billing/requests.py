@@ -6,12 +6,11 @@ Checks that need the job (an amount's decimals depend on its currency) happen in
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .dates import is_date
 from .money import MINOR_UNITS, PERCENT_DECIMALS, QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS, MoneyError, parse_decimal
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -21,16 +20,8 @@ LongText = Annotated[str, Field(max_length=4000)]
 DateString = Annotated[str, Field(examples=["2026-12-01"], description="YYYY-MM-DD")]
 AccountCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_STRICT = ConfigDict(extra="forbid", strict=True)
-
-
-def is_date(value: str) -> bool:
-    """A real calendar date written exactly ``YYYY-MM-DD``."""
-    try:
-        return bool(_DATE.fullmatch(value)) and dt.date.fromisoformat(value).isoformat() == value
-    except ValueError:
-        return False
+_STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
+__all__ = ["FinalIn", "JobIn", "LineIn", "RecordIn", "SettingsIn", "is_date"]
 
 
 def _check_date(value: str | None) -> str | None:

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from . import books, store
@@ -30,7 +30,9 @@ from .errors import (
 )
 from .model import CANCELLED, FAILED, FINALIZED, OPEN, PENDING, Job, JobLine, Record, Settings
 from .money import ZERO, MoneyError, fmt, line_amount, parse_amount, parse_decimal, percent_of
-from .requests import FinalIn, JobIn, RecordIn, SettingsIn
+
+if TYPE_CHECKING:  # the request models (pydantic) are the HTTP functions' business, not the automation's
+    from .requests import FinalIn, JobIn, RecordIn, SettingsIn
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 10
@@ -149,7 +151,8 @@ def create_record(kind: str, job_id: str, body: RecordIn, token: str | None = No
     record_id = f"PB-{token[:26]}" if token else None
 
     def attempt() -> dict[str, Any]:
-        snap = store.read_for_change(kind, job_id)
+        # A scheduled record issues no invoice: the job alone decides it (no counter, no settings).
+        snap = store.read_for_change(kind, job_id, books=not body.schedule)
         job = snap.job
         if record_id and job is not None and (record_id in job.pending
                                               or any(d.record_id == record_id for d in job.deposits)):
@@ -184,8 +187,9 @@ def create_record(kind: str, job_id: str, body: RecordIn, token: str | None = No
 
 def cancel_record(kind: str, job_id: str, record_id: str) -> dict[str, Any]:
     def attempt() -> dict[str, Any]:
-        job = store.get_job(kind, job_id)
-        rec = store.get_record(kind, job_id, record_id)
+        job, rec = store.read_job_and_record(kind, job_id, record_id)
+        if job is None:
+            raise NotFound(f"{kind} {job_id} not found")
         if rec is None:
             raise NotFound(f"progress billing record {record_id} not found on {kind} {job_id}")
         if rec.status != PENDING:

@@ -158,28 +158,38 @@ def _plain_value(value: Any) -> Any:
     return value
 
 
+_MODELS = (Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, CounterItem, SettingsItem, BalanceItem)
 _bound: tuple[str, str, str | None] | None = None
 
 
 def bind() -> None:
-    """Point the models at the configured table, region and endpoint (once per process)."""
+    """Point the models at the configured table, region and endpoint (once per process).
+
+    Every model and every transaction shares ONE pynamodb connection, hence one botocore session
+    and client: pynamodb would otherwise give each model class its own, and each ``Connection()``
+    builds a new botocore session and client (service model files loaded again) when first used,
+    which costs tens of milliseconds on every cold start per model used, and on every commit.
+    """
     global _bound
     cfg = config()
     want = (cfg.table_name, cfg.region, cfg.endpoint_url)
     if _bound == want:
         return
-    for cls in (Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, CounterItem, SettingsItem,
-                BalanceItem):
+    for cls in _MODELS:
         cls.Meta.table_name = cfg.table_name
         cls.Meta.region = cfg.region
         cls.Meta.host = cfg.endpoint_url  # type: ignore[attr-defined]
         cls._connection = None
+    # The models are one table (discriminator subclasses of ``Item``): the same keys and indexes.
+    shared = Item._get_connection()
+    for cls in _MODELS:
+        cls._connection = shared
     _bound = want
 
 
 def _connection() -> Connection:
-    cfg = config()
-    return Connection(region=cfg.region, host=cfg.endpoint_url)
+    bind()
+    return Item._get_connection().connection
 
 
 def job_pk(kind: str, job_id: str) -> str:
@@ -224,14 +234,20 @@ def _shipment_guard_key(shipment_id: str) -> tuple[str, str]:
     return f"SHIPMENT#{shipment_id}", "#SHIPMENT"
 
 
-def read_for_change(kind: str, job_id: str, shipment_id: str | None = None) -> Snapshot:
-    """One strongly consistent BatchGetItem: job + counter + settings (+ a shipment's guard)."""
+def read_for_change(kind: str, job_id: str, shipment_id: str | None = None, *, books: bool = True) -> Snapshot:
+    """One strongly consistent BatchGetItem: job + counter + settings (+ a shipment's guard).
+
+    ``books=False``: the job alone, for a change that issues no invoice (a scheduled record); the
+    snapshot then has no counter and the default settings, and must not be used to issue one.
+    """
     bind()
     job: Job | None = None
     counter: int | None = None
     settings = Settings()
     recorded = False
-    keys = [(job_pk(kind, job_id), JOB_SK), COUNTER_KEY, SETTINGS_KEY]
+    keys = [(job_pk(kind, job_id), JOB_SK)]
+    if books:
+        keys += [COUNTER_KEY, SETTINGS_KEY]
     if shipment_id is not None:
         keys.append(_shipment_guard_key(shipment_id))
     for it in Item.batch_get(keys, consistent_read=True):
@@ -419,6 +435,20 @@ def get_job(kind: str, job_id: str) -> Job:
         return _job_from_item(JobItem.get(job_pk(kind, job_id), JOB_SK, consistent_read=True))
     except JobItem.DoesNotExist:
         raise NotFound(f"{kind} {job_id} not found") from None
+
+
+def read_job_and_record(kind: str, job_id: str, record_id: str) -> tuple[Job | None, Record | None]:
+    """A job and one of its records, in one strongly consistent BatchGetItem."""
+    bind()
+    pk = job_pk(kind, job_id)
+    job: Job | None = None
+    rec: Record | None = None
+    for it in Item.batch_get([(pk, JOB_SK), (pk, f"REC#{record_id}")], consistent_read=True):
+        if isinstance(it, JobItem):
+            job = _job_from_item(it)
+        elif isinstance(it, RecordItem):
+            rec = Record.from_api(_plain(it.data))
+    return job, rec
 
 
 def get_record(kind: str, job_id: str, record_id: str) -> Record | None:

@@ -1,0 +1,17 @@
+"""Calendar dates as the contract writes them (``YYYY-MM-DD``), without pydantic: the automation
+needs the check too, and must not pay for importing the request models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def is_date(value: str) -> bool:
+    """A real calendar date written exactly ``YYYY-MM-DD``."""
+    try:
+        return bool(_DATE.fullmatch(value)) and dt.date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
