@@ -36,11 +36,25 @@ unit: $(STAMP)
 # TEST_WORKERS: pytest-xdist processes per pass (0: none, in one process).
 TEST_WORKERS ?= 2
 PYTEST_PAR := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
-.PHONY: test-moto test-ddblocal test-ddblocal-if-available
+.PHONY: browser test-moto test-ddblocal test-ddblocal-if-available
 
-test: lint typecheck validate
+test: lint typecheck validate browser
 	@$(MAKE) --no-print-directory test-moto
 	@$(MAKE) --no-print-directory test-ddblocal-if-available
+
+# The portal's browser test drives Debian's Chromium (Playwright's own browser download cannot work
+# here). Installed when missing and possible (root with apt-get, as in CI); otherwise the test is
+# skipped with a loud message.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "== installing Chromium for the browser test (apt-get install chromium)"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+				|| echo "!! COULD NOT INSTALL CHROMIUM: the portal browser test will be SKIPPED"; \
+		else \
+			echo "!! CHROMIUM IS MISSING and cannot be installed here: the portal browser test will be SKIPPED"; \
+		fi; \
+	fi
 
 test-moto: $(STAMP)
 	@echo "== test pass 1 of 2: every test, DynamoDB and the rest on moto"
