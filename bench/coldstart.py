@@ -247,13 +247,14 @@ def paired_ratio(values: list[float], floors: list[float]) -> float:
     return summary([v / f for v, f in zip(values, floors, strict=True)])["median"]
 
 
-def measure(runs: int = 7, as_built: bool = True, log: Any = print) -> dict[str, Any]:
+def measure(runs: int = 7, as_built: bool = True, as_built_runs: int = 5, log: Any = print) -> dict[str, Any]:
     """Cold starts of the floor and of every function, ``runs`` times each (after a warm-up).
 
     Scenario ``bytecode``: the layer's code and dependencies with their ``.pyc`` (what a precompiled
     layer gives). Scenario ``as_built`` (functions only): the layer as ``sam build`` makes it, no
     ``.pyc`` anywhere in it and its own botocore ahead of the runtime's; run with ``-B``, as
-    nothing can be written to Lambda's read-only /opt.
+    nothing can be written to Lambda's read-only /opt. It is a diagnosis, several times slower, so it
+    gets ``as_built_runs`` rounds (the first ones), not ``runs``.
     """
     from local import cfn
 
@@ -275,6 +276,8 @@ def measure(runs: int = 7, as_built: bool = True, log: Any = print) -> dict[str,
         child_env["PATH"] = "/usr/bin:/bin"
         for run in range(runs + 1):  # run 0 warms up and is discarded
             for sc in scenarios:
+                if sc.name != "bytecode" and run > as_built_runs:
+                    continue
                 for target in (FLOOR, *FUNCTIONS) if sc.name == "bytecode" else FUNCTIONS:
                     out = run_child(sc.paths(prepare(target, run, sc.name[:1])), child_env, sc.flags, clock=clock)
                     if run:
@@ -302,8 +305,11 @@ def measure(runs: int = 7, as_built: bool = True, log: Any = print) -> dict[str,
                 "server_ms": summary([o["server_ms"] for o in outs]),
                 "dynamodb_requests": outs[-1]["server_requests"],
                 # per round, the function over the floor measured in the same round; then the median
-                "ratio_to_floor": paired_ratio([o["total_ms"] for o in outs], [f["total_ms"] for f in floor_runs]),
-                "cpu_ratio_to_floor": paired_ratio([o["cpu_ms"] for o in outs], [f["cpu_ms"] for f in floor_runs]),
+                "ratio_to_floor": paired_ratio([o["total_ms"] for o in outs],
+                                               [f["total_ms"] for f in floor_runs[:len(outs)]]),
+                "cpu_ratio_to_floor": paired_ratio([o["cpu_ms"] for o in outs],
+                                                   [f["cpu_ms"] for f in floor_runs[:len(outs)]]),
+                "runs": len(outs),
                 "ratio_of_medians": total["median"] / floor,
                 "samples_ms": [round(o["total_ms"], 2) for o in outs],
                 "samples_cpu_ms": [round(o["cpu_ms"], 2) for o in outs],

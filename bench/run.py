@@ -60,7 +60,7 @@ def run_scale(name: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
-    parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per function (cold start)")
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per function (cold start)")
     parser.add_argument("--scales", default="large,small", help=f"subset of {', '.join(SCALES)}")
     parser.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"), help="'none' to skip")

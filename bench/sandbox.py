@@ -8,7 +8,7 @@ and certifi, which botocore or pynamodb would import when present). Cold-start c
 
 ``fast_moto_items``: moto's item class re-measures the whole item every time it sets one attribute
 (quadratic in the item's size, the larger part of a put); this builds the attributes first and
-checks the 400 KB item limit once.
+checks the 400 KB item limit once (precisely only when the item's JSON is longer than that).
 
 ``cheap_moto_transactions``: moto's ``TransactWriteItems`` deep-copies every table it touches
 before writing, so that it can roll back: its cost grows with the size of the table (seconds per
@@ -20,6 +20,7 @@ all-or-nothing outcome, at a cost independent of the table.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 from importlib import metadata
@@ -197,7 +198,10 @@ def fast_moto_items() -> None:
         self.hash_key = hash_key
         self.range_key = range_key
         values = {key: dynamo_type.DynamoType(value) for key, value in attrs.items()}
-        if sum(bytesize(key) + value.size() for key, value in values.items()) > 405000:
+        # The item's JSON is longer than its DynamoDB size (quotes, type keys, escapes): measure
+        # precisely only when that cheap upper bound is over the limit.
+        if len(json.dumps(attrs, default=str)) > 405000 and sum(
+                bytesize(key) + value.size() for key, value in values.items()) > 405000:
             raise ItemSizeTooLarge
         self.attrs = dynamo_type.LimitedSizeDict()
         dict.update(self.attrs, values)

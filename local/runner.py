@@ -187,6 +187,11 @@ class Stack:
         self.threads: list[threading.Thread] = []
         self.locks: dict[str, threading.Lock] = {f: threading.Lock()
                                                  for f in cfn.resources("AWS::Serverless::Function")}
+        # Powertools' resolvers keep the current request in class attributes shared by every
+        # resolver in the process: the HTTP functions take turns (one lock for all of them).
+        http_lock = threading.Lock()
+        for route in cfn.http_routes():
+            self.locks[route.function] = http_lock
         self.schedules: list[dict[str, Any]] = []
         self.swagger_state = "ready" if (SWAGGER_DIR / "swagger-ui-bundle.js").is_file() else "not installed"
 

@@ -195,7 +195,7 @@ def test_concurrent_deposits_on_one_job_never_overbill_and_lose_nothing(client):
 
 # Every invoice in the stack takes the next number from one counter item, so concurrent invoices on
 # different jobs contend on it (and on the ledger's balance items): one commits per round, the others
-# re-read and retry (service.with_retry, MAX_ATTEMPTS = 10, then 503 BUSY). Measured on DynamoDB
+# re-read and retry (service.with_retry, MAX_ATTEMPTS, then 503 BUSY). Measured on DynamoDB
 # Local in this harness, the unluckiest request needs: 12 invoices at once, 6-7 transactions; 20 at
 # once, 8-10 (the whole budget), and 21 requests on three jobs got a 503 BUSY once in about 60 runs.
 # Hence at most 12 contending invoices per test here (the lone job of the 20-thread test is full

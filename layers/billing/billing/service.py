@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the request models (pydantic) are the HTTP functions' busin
     from .requests import FinalIn, JobIn, RecordIn, SettingsIn
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 25  # with the capped backoff below: about 3 s at worst before 503 BUSY
 MAX_PENDING_PER_JOB = 50  # a final invoice cancels them all in its one transaction (100-item limit)
 
 
@@ -63,7 +63,8 @@ def with_retry(fn: Callable[[], T]) -> T:
         except Conflict:
             if attempt == MAX_ATTEMPTS - 1:
                 raise
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jittered backoff, not crypto
+            # jittered exponential backoff, capped: invoice numbers serialize every writer in the stack
+            time.sleep(random.uniform(0, min(0.25, 0.01 * 2**attempt)))  # noqa: S311 - not crypto
     raise AssertionError("unreachable")
 
 
