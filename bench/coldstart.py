@@ -239,6 +239,42 @@ def import_breakdown(stderr: str) -> dict[str, float]:
     return dict(out)
 
 
+# What each library costs to import on top of what is already loaded (prelude, untimed): the part
+# of a function's cold start that is the library's, whatever our code does with it.
+LIBRARY_PROBES = (
+    ("botocore (the SDK, through pynamodb)", "all", "", "import botocore.session"),
+    ("pynamodb", "all", "import botocore.session",
+     "import pynamodb.models, pynamodb.attributes, pynamodb.transactions"),
+    ("Powertools Logger and Metrics", "all", "import botocore.session", "import aws_lambda_powertools"),
+    ("Powertools event handler (the HTTP resolver)", "HTTP", "import botocore.session, aws_lambda_powertools",
+     "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver"),
+    ("its request validation (pydantic, OpenAPI models)", "HTTP",
+     "import botocore.session, aws_lambda_powertools\n"
+     "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver",
+     "APIGatewayHttpResolver(enable_validation=True)"),
+    ("pydantic (BaseModel)", "shipments", "import botocore.session, aws_lambda_powertools",
+     "from pydantic import BaseModel, ValidationError"),
+    ("Powertools batch utility (partial batch responses)", "shipments",
+     "import botocore.session, aws_lambda_powertools",
+     "from aws_lambda_powertools.utilities.batch import BatchProcessor"),
+)
+
+
+def library_costs(site: Path, runs: int = 5) -> list[dict[str, Any]]:
+    """Median import time of each ``LIBRARY_PROBES`` entry, each run in a fresh ``python -S``."""
+    out = []
+    for name, used_by, prelude, code in LIBRARY_PROBES:
+        script = (f"import sys, time\nsys.path.insert(0, {str(site)!r})\n{prelude}\n"
+                  f"t = time.perf_counter()\n{code}\nprint((time.perf_counter() - t) * 1000)\n")
+        times = []
+        for _ in range(runs + 1):  # the first run warms the page cache and is dropped
+            proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, timeout=60,
+                                  check=True, env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"})
+            times.append(float(proc.stdout.strip().splitlines()[-1]))
+        out.append({"library": name, "used_by": used_by, "ms": summary(times[1:])})
+    return out
+
+
 def paired_ratio(values: list[float], floors: list[float]) -> float:
     """Median over the rounds of value / floor, each pair measured in the same round: a change in the
     machine's load between rounds cancels out, where a ratio of medians would carry it."""
@@ -290,7 +326,8 @@ def measure(runs: int = 7, as_built: bool = True, as_built_runs: int = 5, log: A
     floor_runs = samples["bytecode"][FLOOR]
     floor = summary([s["total_ms"] for s in floor_runs])["median"]
     floor_cpu = summary([s["cpu_ms"] for s in floor_runs])["median"]
-    result: dict[str, Any] = {"runs": runs, "floor_ms": floor, "floor_cpu_ms": floor_cpu, "scenarios": {}}
+    result: dict[str, Any] = {"runs": runs, "floor_ms": floor, "floor_cpu_ms": floor_cpu, "scenarios": {},
+                              "library_costs": library_costs(scenarios[0].site)}
     for name, per_target in samples.items():
         rows = {}
         for target, outs in per_target.items():

@@ -26,6 +26,14 @@ def _x(r: float | None) -> str:
     return "n/a" if r is None else f"{r:.2f}x"
 
 
+def _n(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _calls(n: int | None) -> str:
+    return "? calls" if n is None else _n(n, "call")
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -83,7 +91,7 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
             FIRST_EVENT[target],
             f"**{_ms(t['median'])}** ({_ms(t['min'])}-{_ms(t['max'])})",
             _ms(r["import_ms"]["median"]),
-            f"{_ms(r['first_call_ms']['median'])} ({r.get('dynamodb_requests', '?')} calls, moto "
+            f"{_ms(r['first_call_ms']['median'])} ({_calls(r.get('dynamodb_requests'))}, moto "
             f"{_ms(_get(r, 'server_ms', 'median'))})",
             _ms(r["cpu_ms"]["median"]),
             f"**{_x(r['ratio_to_floor'])}**", _x(r["cpu_ratio_to_floor"]),
@@ -120,7 +128,7 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         "- Each run is a new `python -S` process whose `sys.path` is what Lambda gives the function: its "
         "directory, the layer's code, and a directory holding exactly the layer's and the runtime's "
         "distributions (the closure of `layers/billing/requirements.txt`, plus boto3's), so that packages "
-        "this development venv has and Lambda has not (aws-sam-cli's awscrt and pyOpenSSL, which "
+        "this development venv has for its tools and Lambda has not (awscrt and pyOpenSSL, which "
         "botocore imports when present) cannot change the import path. Before its clock starts the child "
         "has imported only a few standard-library modules; Python's own start-up is not timed.",
         "- The tables live in a **moto server** in the parent process, created from `template.yaml` "
@@ -154,6 +162,9 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         _table(["function", "modules", "notable modules loaded"], loads),
         "",
     ]
+    never = [m for m in ("boto3", "aws_xray_sdk") if not any(m in main[t]["notable_modules"] for t in FUNCTIONS)]
+    if never:
+        lines += [f"No function imports {' or '.join('`' + m + '`' for m in never)} on its first event.", ""]
     if over:
         lines += [f"Above 1.5x the floor in this run: {', '.join(over)}; see section 6 for why.", ""]
     return "\n".join(lines)
@@ -221,7 +232,7 @@ def roundtrips(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         rows.append([
             o["operation"], "yes" if o["idempotency_key"] else "",
             f"**{o['calls']}**", str(o["floor_calls"]), f"**{o['items_read']}**", str(o["floor_items_read"]),
-            o["verdict"], (f"{b['calls']} calls, {b['items_read']} items" if b else "-"),
+            o["verdict"], (f"{_calls(b['calls'])}, {_n(b['items_read'], 'item')}" if b else "-"),
             " ".join(f"`{x}`" for x in o["dynamodb_operations"]),
         ])
     why = [[o["operation"], str(o["floor_calls"]), o["floor_why"]] for o in rt if not o["idempotency_key"]]
@@ -413,6 +424,30 @@ def changes(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     ]
     if cs:
         lines += [gap_table(cs), ""]
+    libs = results.get("coldstart", {}).get("library_costs")
+    floor_ms = results.get("coldstart", {}).get("floor_ms")
+    if libs and floor_ms:
+        lines += [
+            "What the libraries cost to import, each on top of what a function has already loaded "
+            "(`bench/coldstart.py`, `LIBRARY_PROBES`; median of 5 fresh interpreters):",
+            "",
+            _table(["library", "needed by", "ms", "x the floor's whole cold start"],
+                   [[lib["library"], lib["used_by"], _ms(lib["ms"]["median"]), f"{lib['ms']['median'] / floor_ms:.2f}"]
+                    for lib in libs]),
+            "",
+        ]
+        http_ms = sum(lib["ms"]["median"] for lib in libs if lib["used_by"] in ("all", "HTTP")
+                      and not lib["library"].startswith("botocore"))
+        ship = sum(lib["ms"]["median"] for lib in libs if lib["used_by"] in ("all", "shipments")
+                   and not lib["library"].startswith("botocore"))
+        lines += [
+            f"So before any of our code runs, an HTTP function imports about {http_ms:.0f} ms of libraries beyond "
+            f"the SDK ({http_ms / floor_ms:.2f}x the floor), the shipments function about {ship:.0f} ms "
+            f"({ship / floor_ms:.2f}x); add our own modules (`billing`, about 15 ms), the second DynamoDB "
+            "call of a write and the validation of the first request, and 1.5x is out of reach without "
+            "changing libraries.",
+            "",
+        ]
     lines += [
         f"- Above 1.5x the floor in this run: {', '.join(over) if over else 'none'}.",
         "- The HTTP functions (" + ", ".join(http) + ") need, before they can answer the first request, "
@@ -438,7 +473,8 @@ def changes(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
         "commands at the end of section 2: arm64 / 3.13 wheels, without the runtime's botocore, urllib3, "
         "dateutil and six, `billing` copied in, all compiled with `--invalidation-mode unchecked-hash` "
         "(a timestamp-checked `.pyc` would be stale after the zip round trip, and /opt cannot be written "
-        "to refresh it). The functions then run as in the main columns above.",
+        "to refresh it). The functions then run as in the main columns above. The trade-off: botocore's "
+        "version becomes the runtime's (AWS updates it), not the one pip resolved.",
         "- Round trips: every operation is at its floor (section 3).",
         "",
     ]
@@ -498,8 +534,8 @@ def headlines(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     if rt:
         at = sum(1 for o in rt if o["verdict"] == "at floor")
         before_rt = _get(baseline, "roundtrips", "operations") or []
-        was_over = [f"{o['operation']}{' with a key' if o['idempotency_key'] else ''} ({o['calls']} calls, "
-                    f"{o['items_read']} items)" for o in before_rt if o["verdict"] != "at floor"]
+        was_over = [f"{o['operation']}{' with a key' if o['idempotency_key'] else ''} ({_calls(o['calls'])}, "
+                    f"{_n(o['items_read'], 'item')})" for o in before_rt if o["verdict"] != "at floor"]
         out.append(f"- DynamoDB round trips: {at} of {len(rt)} operations at their floor"
                    + (f"; before: {', '.join(was_over)} above it." if was_over else "."))
     sc = results.get("scale") or {}
@@ -545,3 +581,19 @@ def render(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> s
     text, headline = scale(results, baseline)
     parts += [text, "", beyond(results, headline), changes(results, baseline)]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def main() -> None:
+    """``python -m bench.report``: docs/benchmarks.md again from bench/results.json (and the baseline)."""
+    import json
+
+    from .env import ROOT
+
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    base = ROOT / "bench" / "baseline.json"
+    baseline = json.loads(base.read_text()) if base.exists() else None
+    (ROOT / "docs" / "benchmarks.md").write_text(render(results, baseline))
+
+
+if __name__ == "__main__":
+    main()

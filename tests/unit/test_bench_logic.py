@@ -112,7 +112,9 @@ def _fake_results() -> dict:
                     "python_implementation": "CPython", "date": "2026-11-27T00:00:00Z", "packages": {"moto": "5"}},
         "load_average_start": [0.5, 0, 0], "load_average_end": [0.7, 0, 0],
         "seconds": {"coldstart": 60.0, "total": 100.0},
-        "coldstart": {"runs": 7, "floor_ms": 100.0, "floor_cpu_ms": 90.0, "scenarios": {"bytecode": rows}},
+        "coldstart": {"runs": 7, "floor_ms": 100.0, "floor_cpu_ms": 90.0, "scenarios": {"bytecode": rows},
+                      "library_costs": [{"library": "pydantic (BaseModel)", "used_by": "shipments", "ms": timing},
+                                        {"library": "pynamodb", "used_by": "all", "ms": timing}]},
         "roundtrips": {"operations": [
             {"operation": "get job", "idempotency_key": False, "calls": 1, "items_read": 1,
              "dynamodb_operations": ["GetItem"], "floor_calls": 1, "floor_items_read": 1, "floor_why": "one GetItem",
@@ -133,6 +135,7 @@ def test_the_report_renders_every_section_and_names_what_is_over_the_floor():
     assert "Above 1.5x the floor in this run: ApiFunction" in text
     assert "test_run_stops_before_the_timeout_and_continues" in text
     assert "1 of 1 at their floor" in text
+    assert "| pydantic (BaseModel) | shipments | 100 | 1.00 |" in text  # the library costs
 
 
 def test_the_report_shows_before_columns_from_a_baseline():
@@ -143,6 +146,7 @@ def test_the_report_shows_before_columns_from_a_baseline():
     text = report.render(results, baseline)
     assert "commit abc1234" in text
     assert "3 calls, 2 items" in text
+    assert report._n(1, "item") == "1 item" and report._calls(1) == "1 call"
 
 
 def test_roundtrip_keys_are_valid_idempotency_keys():
