@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .dates import is_date
 from .money import MINOR_UNITS, PERCENT_DECIMALS, QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS, MoneyError, parse_decimal
@@ -42,18 +42,17 @@ def _positive(value: str, places: int, what: str, allow_zero: bool = False) -> s
     return value
 
 
+# A quantity (job lines and shipped lines): a decimal string > 0 with at most 4 decimals.
+Quantity = Annotated[DecimalString, AfterValidator(lambda v: _positive(v, QUANTITY_DECIMALS, "quantity"))]
+
+
 class LineIn(BaseModel):
     model_config = _STRICT
     line_id: Id
     item_code: Annotated[str, Field(min_length=1, max_length=64)]
     description: Text = ""
-    quantity: DecimalString
+    quantity: Quantity
     unit_price: DecimalString
-
-    @field_validator("quantity")
-    @classmethod
-    def _quantity(cls, v: str) -> str:
-        return _positive(v, QUANTITY_DECIMALS, "quantity")
 
     @field_validator("unit_price")
     @classmethod

@@ -25,19 +25,14 @@ from .errors import RecordExists, ValidationFailed
 from .model import FINALIZED
 from .money import QUANTITY_DECIMALS, parse_decimal
 from .observability import logger
-from .requests import DateString, DecimalString, Id, _check_date, _positive
+from .requests import DateString, Id, Quantity, _check_date
 from .service import now_iso, with_retry
 
 
 class ShippedLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     line_id: Id
-    quantity: DecimalString
-
-    @field_validator("quantity")
-    @classmethod
-    def _quantity(cls, v: str) -> str:
-        return _positive(v, QUANTITY_DECIMALS, "quantity")
+    quantity: Quantity
 
 
 class ShipmentIn(BaseModel):
