@@ -7,12 +7,14 @@ import fcntl
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from .cfn import ROOT
 
@@ -74,6 +76,7 @@ class DynamoDBLocal:
     port: int = 0
     db_path: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _stderr: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -89,12 +92,17 @@ class DynamoDBLocal:
         else:
             self.db_path.mkdir(parents=True, exist_ok=True)
             cmd += ["-dbPath", str(self.db_path)]
-        self.process = subprocess.Popen(cmd, cwd=jar_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr goes to a file, not a pipe: a pipe nobody reads would block the JVM once full.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed in stop()
+        self.process = subprocess.Popen(cmd, cwd=jar_dir, stdout=subprocess.DEVNULL, stderr=self._stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
-                raise RuntimeError(f"DynamoDB Local exited with {self.process.returncode}: {err[-2000:]}")
+                self._stderr.seek(0)
+                err = self._stderr.read().decode(errors="replace")
+                code = self.process.returncode
+                self.stop()
+                raise RuntimeError(f"DynamoDB Local exited with {code}: {err[-2000:]}")
             if self._answers():
                 return self
             time.sleep(0.2)
@@ -119,3 +127,6 @@ class DynamoDBLocal:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
