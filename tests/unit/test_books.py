@@ -22,11 +22,9 @@ from billing.books import (
     invoice_number,
     record_shipped,
 )
+from billing.documents import JobStatus, JournalEntryDoc, Kind, RecordStatus
 from billing.errors import Overbilling, ValidationFailed
 from billing.model import (
-    FINALIZED,
-    INVOICED,
-    PENDING,
     DepositRef,
     Job,
     JobLine,
@@ -42,39 +40,72 @@ ISSUED_AT = "2026-12-01T06:00:00Z"
 
 # --- builders --------------------------------------------------------------------------------------
 
-def jl(line_id: str, qty: str, price: str, amount: str, item_code: str = "WIDGET",
-       description: str = "Widget") -> JobLine:
+
+def jl(
+    line_id: str, qty: str, price: str, amount: str, item_code: str = "WIDGET", description: str = "Widget"
+) -> JobLine:
     return JobLine(line_id, item_code, description, D(qty), D(price), D(amount))
 
 
-def make_job(lines: list[JobLine] | None = None, *, currency: str = "USD", total: str | None = None,
-             deposits: list[tuple[str, str]] | None = None, pending: dict[str, str] | None = None,
-             shipments_billed: str = "0", job_id: str = "SO-1", kind: str = "order") -> Job:
+def make_job(
+    lines: list[JobLine] | None = None,
+    *,
+    currency: str = "USD",
+    total: str | None = None,
+    deposits: list[tuple[str, str]] | None = None,
+    pending: dict[str, str] | None = None,
+    shipments_billed: str = "0",
+    job_id: str = "SO-1",
+    kind: Kind = Kind.ORDER,
+) -> Job:
     """A job; ``total`` defaults to the sum of the line amounts (which is what a job's total is)."""
     lines = lines if lines is not None else [jl("1", "10", "100.00", "1000.00")]
     job_total = D(total) if total is not None else sum((ln.amount for ln in lines), D(0))
     return Job(
-        kind=kind, id=job_id, customer_id="C-7", customer_name="Acme", currency=currency,
-        lines=lines, total=job_total,
+        kind=kind,
+        id=job_id,
+        customer_id="C-7",
+        customer_name="Acme",
+        currency=currency,
+        lines=lines,
+        total=job_total,
         deposits=[DepositRef(inv, D(amt), "2026-11-01", f"R-{inv}") for inv, amt in (deposits or [])],
         pending={k: D(v) for k, v in (pending or {}).items()},
         shipments_billed=D(shipments_billed),
     )
 
 
-def make_record(amount: str, *, record_id: str = "R-1", percent: str | None = None, title: str = "Milestone 1",
-                item_description: str = "Design phase", description: str = "Design work",
-                invoice_date: str = "2026-12-01", currency: str = "USD", status: str = INVOICED,
-                scheduled: bool = False) -> Record:
+def make_record(
+    amount: str,
+    *,
+    record_id: str = "R-1",
+    percent: str | None = None,
+    title: str = "Milestone 1",
+    item_description: str = "Design phase",
+    description: str = "Design work",
+    invoice_date: str = "2026-12-01",
+    currency: str = "USD",
+    status: RecordStatus = RecordStatus.INVOICED,
+    scheduled: bool = False,
+) -> Record:
     return Record(
-        record_id=record_id, kind="order", job_id="SO-1", invoice_date=invoice_date, title=title,
-        description=description, item_description=item_description, amount=D(amount),
-        percent=D(percent) if percent is not None else None, currency=currency, status=status,
-        scheduled=scheduled, created_at="2026-11-30T00:00:00Z",
+        record_id=record_id,
+        kind=Kind.ORDER,
+        job_id="SO-1",
+        invoice_date=invoice_date,
+        title=title,
+        description=description,
+        item_description=item_description,
+        amount=D(amount),
+        percent=D(percent) if percent is not None else None,
+        currency=currency,
+        status=status,
+        scheduled=scheduled,
+        created_at="2026-11-30T00:00:00Z",
     )
 
 
-def nets(entry: dict[str, Any]) -> dict[str, Decimal]:
+def nets(entry: JournalEntryDoc) -> dict[str, Decimal]:
     """Debit minus credit per account code, read from the journal entry as written (strings)."""
     out: dict[str, Decimal] = {}
     for ln in entry["lines"]:
@@ -82,12 +113,12 @@ def nets(entry: dict[str, Any]) -> dict[str, Decimal]:
     return out
 
 
-def sides(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
+def sides(entry: JournalEntryDoc) -> dict[str, tuple[str, str]]:
     """account -> (debit, credit) as written."""
     return {ln["account"]: (ln["debit"], ln["credit"]) for ln in entry["lines"]}
 
 
-def assert_balanced(entry: dict[str, Any]) -> None:
+def assert_balanced(entry: JournalEntryDoc) -> None:
     debit = sum((D(ln["debit"]) for ln in entry["lines"]), D(0))
     credit = sum((D(ln["credit"]) for ln in entry["lines"]), D(0))
     assert debit == credit, entry
@@ -97,8 +128,17 @@ def assert_balanced(entry: dict[str, Any]) -> None:
 
 # --- R13 numbering ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("n", "expected"), [(1, "INV-000001"), (42, "INV-000042"), (999999, "INV-999999"),
-                                            (1000000, "INV-1000000"), (12345678, "INV-12345678")])
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, "INV-000001"),
+        (42, "INV-000042"),
+        (999999, "INV-999999"),
+        (1000000, "INV-1000000"),
+        (12345678, "INV-12345678"),
+    ],
+)
 def test_invoice_number_has_at_least_six_digits(n: int, expected: str) -> None:
     assert invoice_number(n) == expected
 
@@ -122,6 +162,7 @@ def test_invoice_and_its_entry_share_the_counter() -> None:
 
 # --- R2/R3 deposit invoice -------------------------------------------------------------------------
 
+
 def test_deposit_invoice_has_one_deposit_line() -> None:
     job = make_job([jl("1", "10", "1000.00", "10000.00")])
     rec = make_record("2500.00", title="Milestone 1", item_description="Design phase")
@@ -143,8 +184,9 @@ def test_deposit_invoice_has_one_deposit_line() -> None:
 
 def test_deposit_line_description_falls_back_to_title() -> None:
     job = make_job()
-    inv = apply_deposit(job, make_record("100.00", title="Mobilisation", item_description=""), 1, Settings(),
-                        ISSUED_AT).invoice
+    inv = apply_deposit(
+        job, make_record("100.00", title="Mobilisation", item_description=""), 1, Settings(), ISSUED_AT
+    ).invoice
     assert inv["lines"][0]["description"] == "Mobilisation"
 
 
@@ -171,13 +213,16 @@ def test_deposit_posts_dr_receivable_cr_customer_deposits() -> None:
     assert (entry["total_debit"], entry["total_credit"]) == ("2500.00", "2500.00")
     # the postings handed to the store say the same thing as the entry
     assert {(p.account, p.debit, p.credit) for p in issued.postings} == {
-        (AR, D("2500.00"), D(0)), (DEP, D(0), D("2500.00"))}
+        (AR, D("2500.00"), D(0)),
+        (DEP, D(0), D("2500.00")),
+    }
 
 
 def test_deposit_billing_block_counts_earlier_deposits_and_shipments() -> None:
     # total 10000.00; already 1000.00 deposited and 500.00 billed by shipments
-    job = make_job([jl("1", "10", "1000.00", "10000.00")], deposits=[("INV-000001", "1000.00")],
-                   shipments_billed="500.00")
+    job = make_job(
+        [jl("1", "10", "1000.00", "10000.00")], deposits=[("INV-000001", "1000.00")], shipments_billed="500.00"
+    )
     inv = apply_deposit(job, make_record("2500.00"), 3, Settings(), ISSUED_AT).invoice
     assert inv["billing"] == {
         "job_total": "10000.00",
@@ -190,10 +235,10 @@ def test_deposit_billing_block_counts_earlier_deposits_and_shipments() -> None:
 
 def test_deposit_updates_job_and_record() -> None:
     job = make_job()
-    rec = make_record("300.00", status=PENDING)
+    rec = make_record("300.00", status=RecordStatus.PENDING)
     rec.failure_reason = "earlier failure"
     issued = apply_deposit(job, rec, 5, Settings(), ISSUED_AT)
-    assert rec.status == INVOICED
+    assert rec.status == RecordStatus.INVOICED
     assert rec.invoice_id == "INV-000005"
     assert rec.failure_reason is None
     assert rec.updated_at == ISSUED_AT
@@ -207,29 +252,28 @@ def test_deposit_updates_job_and_record() -> None:
 def test_scheduled_record_leaves_pending_when_invoiced() -> None:
     # total 1000.00: 400.00 deposited, R-2 (600.00) scheduled: exactly the remainder
     job = make_job(deposits=[("INV-000001", "400.00")], pending={"R-2": "600.00"})
-    rec = make_record("600.00", record_id="R-2", status=PENDING, scheduled=True)
+    rec = make_record("600.00", record_id="R-2", status=RecordStatus.PENDING, scheduled=True)
     apply_deposit(job, rec, 2, Settings(), ISSUED_AT)  # must not count R-2 twice
     assert job.pending == {}
     assert job.deposits_billed == D("1000.00")
-    assert rec.status == INVOICED
+    assert rec.status == RecordStatus.INVOICED
 
 
 def test_overbilling_deposit_changes_nothing() -> None:
     job = make_job(deposits=[("INV-000001", "900.00")])
-    rec = make_record("100.01", status=PENDING)
+    rec = make_record("100.01", status=RecordStatus.PENDING)
     with pytest.raises(Overbilling):
         apply_deposit(job, rec, 2, Settings(), ISSUED_AT)
     assert job.deposits_billed == D("900.00")
     assert len(job.deposits) == 1
-    assert rec.status == PENDING
+    assert rec.status == RecordStatus.PENDING
     assert rec.invoice_id is None
 
 
 def test_deposit_in_jpy_and_kwd_uses_their_minor_units() -> None:
     jpy = make_job([jl("1", "1", "100000", "100000")], currency="JPY")
     amount = percent_of(jpy.total, D("33.3333"), "JPY")  # 33333.3 -> 33333
-    issued = apply_deposit(jpy, make_record(str(amount), percent="33.3333", currency="JPY"), 1, Settings(),
-                           ISSUED_AT)
+    issued = apply_deposit(jpy, make_record(str(amount), percent="33.3333", currency="JPY"), 1, Settings(), ISSUED_AT)
     assert issued.invoice["total"] == "33333"
     assert sides(issued.entry) == {AR: ("33333", "0"), DEP: ("0", "33333")}
 
@@ -241,6 +285,7 @@ def test_deposit_in_jpy_and_kwd_uses_their_minor_units() -> None:
 
 
 # --- R6 over-billing -------------------------------------------------------------------------------
+
 
 def over_job() -> Job:
     # total 1000.00 = deposits 400.00 + shipments 300.00 + pending 200.00 + 100.00 free
@@ -256,14 +301,13 @@ def test_one_cent_over_the_total_is_overbilling() -> None:
         check_can_bill(over_job(), D("100.01"))
     err = info.value
     assert (err.status, err.code) == (422, "OVERBILLING")
-    assert err.details == [{"field": "amount", "job_total": "1000.00", "committed": "900.00",
-                            "available": "100.00"}]
+    assert err.details == [{"field": "amount", "job_total": "1000.00", "committed": "900.00", "available": "100.00"}]
 
 
 @pytest.mark.parametrize("which", ["deposits", "shipments", "pending"])
 def test_each_kind_of_commitment_counts_against_the_total(which: str) -> None:
     # 600.00 committed one way, then 400.00 fits and 400.01 does not
-    kw: dict[str, Any] = {
+    kw: Any = {
         "deposits": {"deposits": [("INV-000001", "600.00")]},
         "shipments": {"shipments_billed": "600.00"},
         "pending": {"pending": {"R-5": "600.00"}},
@@ -306,14 +350,19 @@ def test_overbilling_in_jpy() -> None:
 
 # --- R7 final invoice ------------------------------------------------------------------------------
 
+
 def final_job() -> Job:
     """Total 2000.00: line A 10 x 100.00 = 1000.00 (3 shipped and invoiced: 300.00), line B 4 x 250.00 =
     1000.00; deposits INV-000002 500.00 and INV-000003 200.00; one record R-7 still pending (100.00)."""
     a = jl("A", "10", "100.00", "1000.00", item_code="WIDGET", description="Widget")
     a.shipped_quantity, a.billed_quantity, a.billed_amount = D("3"), D("3"), D("300.00")
     b = jl("B", "4", "250.00", "1000.00", item_code="GADGET", description="Gadget")
-    job = make_job([a, b], deposits=[("INV-000002", "500.00"), ("INV-000003", "200.00")],
-                   shipments_billed="300.00", pending={"R-7": "100.00"})
+    job = make_job(
+        [a, b],
+        deposits=[("INV-000002", "500.00"), ("INV-000003", "200.00")],
+        shipments_billed="300.00",
+        pending={"R-7": "100.00"},
+    )
     job.deposits[0].invoice_date, job.deposits[1].invoice_date = "2026-10-01", "2026-11-01"
     return job
 
@@ -331,7 +380,9 @@ def test_final_reverses_each_deposit_with_a_negative_line() -> None:
     inv = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice
     reversals = [ln for ln in inv["lines"] if ln["code"] == "DEPOSIT"]
     assert [(ln["reverses_invoice_id"], ln["amount"]) for ln in reversals] == [
-        ("INV-000002", "-500.00"), ("INV-000003", "-200.00")]
+        ("INV-000002", "-500.00"),
+        ("INV-000003", "-200.00"),
+    ]
     assert "INV-000002" in reversals[0]["description"]
 
 
@@ -361,7 +412,7 @@ def test_final_closes_the_job_and_cancels_pending_records() -> None:
     job = final_job()
     job.pending["R-3"] = D("50.00")
     inv = apply_final(job, 9, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice
-    assert job.status == FINALIZED
+    assert job.status == JobStatus.FINALIZED
     assert job.final_invoice_id == "INV-000009"
     assert job.finalized_at == ISSUED_AT
     assert job.pending == {}
@@ -376,8 +427,9 @@ def test_final_closes_the_job_and_cancels_pending_records() -> None:
 
 
 def test_final_title_defaults_and_can_be_given() -> None:
-    assert apply_final(make_job(), 1, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice["title"] == \
-        "Final invoice SO-1"
+    assert (
+        apply_final(make_job(), 1, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice["title"] == "Final invoice SO-1"
+    )
     inv = apply_final(make_job(), 1, Settings(), "2026-12-15", "Closing", "All done", ISSUED_AT).invoice
     assert (inv["title"], inv["description"], inv["invoice_date"]) == ("Closing", "All done", "2026-12-15")
 
@@ -399,7 +451,7 @@ def test_job_fully_covered_by_deposits_gives_a_zero_final() -> None:
     assert n[REV] == D("-1000.00")
     assert n.get(AR, D(0)) == D(0)
     assert_balanced(issued.entry)
-    assert job.status == FINALIZED
+    assert job.status == JobStatus.FINALIZED
     assert job.billing()["remaining"] == "0.00"
 
 
@@ -427,8 +479,9 @@ def test_three_third_deposits_leave_one_cent_for_the_final() -> None:
     for i in range(3):
         amount = percent_of(job.total, D("33.3333"), "USD")
         assert amount == D("33.33")  # 100.00 x 33.3333% = 33.3333 -> 33.33
-        apply_deposit(job, make_record(str(amount), record_id=f"R-{i}", percent="33.3333"), i + 1, Settings(),
-                      ISSUED_AT)
+        apply_deposit(
+            job, make_record(str(amount), record_id=f"R-{i}", percent="33.3333"), i + 1, Settings(), ISSUED_AT
+        )
     assert job.deposits_billed == D("99.99")
     issued = apply_final(job, 4, Settings(), "2026-12-15", "", "", ISSUED_AT)
     assert issued.invoice["total"] == "0.01"  # 100.00 - 3 x 33.33
@@ -437,6 +490,7 @@ def test_three_third_deposits_leave_one_cent_for_the_final() -> None:
 
 
 # --- R8 shipments ----------------------------------------------------------------------------------
+
 
 def test_shipment_invoice_bills_shipped_quantity_at_unit_price() -> None:
     job = make_job([jl("1", "10", "12.50", "125.00"), jl("2", "5", "3.00", "15.00", item_code="BOLT")])
@@ -455,8 +509,13 @@ def test_shipment_invoice_bills_shipped_quantity_at_unit_price() -> None:
     assert inv["total"] == "53.00"
     assert sides(issued.entry) == {AR: ("53.00", "0.00"), REV: ("0.00", "53.00")}
     assert issued.entry["date"] == "2026-11-27"
-    assert inv["billing"] == {"job_total": "140.00", "billed_before": "0.00", "this_invoice": "53.00",
-                              "billed_to_date": "53.00", "remaining": "87.00"}
+    assert inv["billing"] == {
+        "job_total": "140.00",
+        "billed_before": "0.00",
+        "this_invoice": "53.00",
+        "billed_to_date": "53.00",
+        "remaining": "87.00",
+    }
     assert job.shipments_billed == D("53.00")
     line1 = job.line("1")
     assert line1 is not None
@@ -472,8 +531,9 @@ def test_last_shipment_bills_exactly_the_rest_of_the_line() -> None:
         lines = [ShippedLine("1", D("1"))]
         check_shipment(job, lines)
         record_shipped(job, lines)
-        amounts.append(apply_shipment_invoice(job, f"SH-{i}", "2026-11-27", lines, i + 1, Settings(),
-                                              ISSUED_AT).invoice["total"])
+        amounts.append(
+            apply_shipment_invoice(job, f"SH-{i}", "2026-11-27", lines, i + 1, Settings(), ISSUED_AT).invoice["total"]
+        )
     assert amounts == ["33.33", "33.33", "33.34"]  # the last one takes 100.00 - 66.66
     assert job.shipments_billed == D("100.00")
     # nothing is left for the final invoice to recognise
@@ -528,10 +588,12 @@ def test_check_shipment_counts_earlier_shipments() -> None:
 
 # --- settings: custom accounts ---------------------------------------------------------------------
 
+
 def test_custom_account_codes_and_names_are_used_in_every_posting() -> None:
-    settings = Settings(accounts={"receivable": "11000", "customer_deposits": "21500", "revenue": "40100"},
-                        account_names={"receivable": "Debtors", "customer_deposits": "Advances",
-                                       "revenue": "Sales"})
+    settings = Settings(
+        accounts={"receivable": "11000", "customer_deposits": "21500", "revenue": "40100"},
+        account_names={"receivable": "Debtors", "customer_deposits": "Advances", "revenue": "Sales"},
+    )
     job = make_job([jl("1", "10", "100.00", "1000.00"), jl("2", "1", "200.00", "200.00")])
     ship_lines = [ShippedLine("2", D("1"))]
     record_shipped(job, ship_lines)
@@ -542,8 +604,11 @@ def test_custom_account_codes_and_names_are_used_in_every_posting() -> None:
     assert sides(ship.entry) == {"11000": ("200.00", "0.00"), "40100": ("0.00", "200.00")}
     assert sides(dep.entry) == {"11000": ("400.00", "0.00"), "21500": ("0.00", "400.00")}
     # 1200 total - 200 shipped - 400 deposit = 600 due; revenue 1000
-    assert sides(final.entry) == {"21500": ("400.00", "0.00"), "11000": ("600.00", "0.00"),
-                                  "40100": ("0.00", "1000.00")}
+    assert sides(final.entry) == {
+        "21500": ("400.00", "0.00"),
+        "11000": ("600.00", "0.00"),
+        "40100": ("0.00", "1000.00"),
+    }
     names = {ln["account"]: ln["account_name"] for e in (ship.entry, dep.entry, final.entry) for ln in e["lines"]}
     assert names == {"11000": "Debtors", "21500": "Advances", "40100": "Sales"}
     assert all(p.account in {"11000", "21500", "40100"} for i in (ship, dep, final) for p in i.postings)
@@ -571,14 +636,17 @@ def test_random_deposit_sequences_balance_and_clear_customer_deposits(seed: int)
     job = random_job(rng, currency)
     settings = Settings()
     n = 0
-    entries: list[dict[str, Any]] = []
+    entries: list[JournalEntryDoc] = []
     shipped = D(0)
 
     # sometimes a shipment invoice first (a deposit afterwards is allowed; the reverse is not, R8)
     if rng.random() < 0.3:
-        ship = [ShippedLine(ln.line_id, ln.quantity if rng.random() < 0.5 else
-                            quantize(ln.quantity * D(rng.random()), "KWD"))
-                for ln in job.lines]
+        ship = [
+            ShippedLine(
+                ln.line_id, ln.quantity if rng.random() < 0.5 else quantize(ln.quantity * D(rng.random()), "KWD")
+            )
+            for ln in job.lines
+        ]
         ship = [s for s in ship if s.quantity > 0]
         if ship:
             check_shipment(job, ship)
@@ -599,8 +667,14 @@ def test_random_deposit_sequences_balance_and_clear_customer_deposits(seed: int)
         if amount <= 0:
             continue
         scheduled = rng.random() < 0.3
-        rec = make_record(str(amount), record_id=f"R-{k}", percent=None if percent is None else str(percent),
-                          currency=currency, status=PENDING if scheduled else INVOICED, scheduled=scheduled)
+        rec = make_record(
+            str(amount),
+            record_id=f"R-{k}",
+            percent=None if percent is None else str(percent),
+            currency=currency,
+            status=RecordStatus.PENDING if scheduled else RecordStatus.INVOICED,
+            scheduled=scheduled,
+        )
         if scheduled and deposited + shipped + job.pending_amount + amount <= job.total:
             job.pending[rec.record_id] = amount
         fits = deposited + shipped + amount <= job.total
@@ -635,6 +709,5 @@ def test_random_deposit_sequences_balance_and_clear_customer_deposits(seed: int)
     assert totals.get(DEP, D(0)) == 0
     assert -totals.get(REV, D(0)) == job.total
     assert totals.get(AR, D(0)) == job.total
-    assert job.status == FINALIZED
+    assert job.status == JobStatus.FINALIZED
     assert job.billing()["remaining"] == fmt(D(0), currency)
-

@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import service, store
 from .dates import is_date
+from .documents import RunOutcome
 from .errors import ValidationFailed
 from .observability import logger, metrics
 
@@ -54,15 +55,21 @@ def _continue(context: Any, payload: dict[str, Any]) -> None:
     """Invoke this function again, asynchronously, to carry on where this run stopped."""
     import boto3
 
-    boto3.client("lambda").invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
-                                  Payload=json.dumps(payload).encode())
+    boto3.client("lambda").invoke(
+        FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=json.dumps(payload).encode()
+    )
 
 
-def run(event: dict[str, Any], context: Any, *, safety_margin_ms: int = SAFETY_MARGIN_MS,
-        continue_with: Callable[[Any, dict[str, Any]], None] = _continue) -> dict[str, Any]:
+def run(
+    event: dict[str, Any],
+    context: Any,
+    *,
+    safety_margin_ms: int = SAFETY_MARGIN_MS,
+    continue_with: Callable[[Any, dict[str, Any]], None] = _continue,
+) -> dict[str, Any]:
     date = run_date(event)
     continuation = int(event.get("continuation", 0) or 0)
-    counts = {"invoiced": 0, "failed": 0, "skipped": 0}
+    counts = dict.fromkeys(RunOutcome, 0)
     stopped_early = False
     for rec in store.pending_due(date):
         if context.get_remaining_time_in_millis() < safety_margin_ms:
@@ -70,11 +77,22 @@ def run(event: dict[str, Any], context: Any, *, safety_margin_ms: int = SAFETY_M
             break
         outcome = service.invoice_due_record(rec)
         counts[outcome] += 1
-        if outcome == "failed":
-            logger.warning("scheduled record failed", extra={"record_id": rec.record_id, "job_id": rec.job_id,
-                                                              "kind": rec.kind, "reason": rec.failure_reason})
-    result: dict[str, Any] = {"business_date": date, **counts, "complete": not stopped_early,
-                              "continuation": continuation}
+        if outcome == RunOutcome.FAILED:
+            logger.warning(
+                "scheduled record failed",
+                extra={
+                    "record_id": rec.record_id,
+                    "job_id": rec.job_id,
+                    "kind": rec.kind,
+                    "reason": rec.failure_reason,
+                },
+            )
+    result: dict[str, Any] = {
+        "business_date": date,
+        **{o.value: n for o, n in counts.items()},
+        "complete": not stopped_early,
+        "continuation": continuation,
+    }
     if stopped_early:
         if continuation < MAX_CONTINUATIONS:
             continue_with(context, {"business_date": date, "continuation": continuation + 1})
@@ -82,8 +100,7 @@ def run(event: dict[str, Any], context: Any, *, safety_margin_ms: int = SAFETY_M
         else:
             logger.error("automation backlog not drained; the next scheduled run continues", extra=result)
             result["continued"] = False
-    metrics.add_metric(name="RecordsInvoiced", unit=MetricUnit.Count, value=counts["invoiced"])
-    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=counts["failed"])
-    metrics.add_metric(name="RecordsSkipped", unit=MetricUnit.Count, value=counts["skipped"])
+    for outcome, count in counts.items():  # RecordsInvoiced, RecordsFailed (alarmed), RecordsSkipped
+        metrics.add_metric(name=f"Records{outcome.value.capitalize()}", unit=MetricUnit.Count, value=count)
     logger.info("auto-generate run", extra=result)
     return result

@@ -10,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
+from .documents import (
+    BillingBlock,
+    EntryLine,
+    InvoiceDoc,
+    InvoiceLine,
+    InvoiceType,
+    JobStatus,
+    JournalEntryDoc,
+    RecordStatus,
+)
 from .errors import Overbilling, ValidationFailed
-from .model import FINALIZED, INVOICED, DepositRef, Job, Record, Settings
+from .model import DepositRef, Job, Record, Settings
 from .money import ZERO, fmt, line_amount
 
 
@@ -39,8 +48,8 @@ class Posting:
 class Issued:
     """What one invoice adds to the books: the invoice, its journal entry, the balance changes."""
 
-    invoice: dict[str, Any]
-    entry: dict[str, Any]
+    invoice: InvoiceDoc
+    entry: JournalEntryDoc
     postings: list[Posting] = field(default_factory=list)
 
     @property
@@ -57,8 +66,15 @@ def _postings(settings: Settings, currency: str, lines: Iterable[tuple[str, Deci
     for key, net in totals.items():
         if net == 0:
             continue
-        out.append(Posting(settings.accounts[key], settings.account_names[key], currency,
-                           net if net > 0 else ZERO, -net if net < 0 else ZERO))
+        out.append(
+            Posting(
+                settings.accounts[key],
+                settings.account_names[key],
+                currency,
+                net if net > 0 else ZERO,
+                -net if net < 0 else ZERO,
+            )
+        )
     debit = sum((p.debit for p in out), ZERO)
     credit = sum((p.credit for p in out), ZERO)
     if debit != credit:  # R9: an unbalanced entry is a bug, never written
@@ -66,23 +82,28 @@ def _postings(settings: Settings, currency: str, lines: Iterable[tuple[str, Deci
     return out
 
 
-def _entry(n: int, date: str, invoice_id: str, currency: str, postings: list[Posting]) -> dict[str, Any]:
+def _entry(n: int, date: str, invoice_id: str, currency: str, postings: list[Posting]) -> JournalEntryDoc:
+    lines: list[EntryLine] = [
+        {
+            "account": p.account,
+            "account_name": p.account_name,
+            "debit": fmt(p.debit, currency),
+            "credit": fmt(p.credit, currency),
+        }
+        for p in postings
+    ]
     return {
         "entry_id": entry_number(n),
         "date": date,
         "invoice_id": invoice_id,
         "currency": currency,
-        "lines": [
-            {"account": p.account, "account_name": p.account_name,
-             "debit": fmt(p.debit, currency), "credit": fmt(p.credit, currency)}
-            for p in postings
-        ],
+        "lines": lines,
         "total_debit": fmt(sum((p.debit for p in postings), ZERO), currency),
         "total_credit": fmt(sum((p.credit for p in postings), ZERO), currency),
     }
 
 
-def _billing_block(job: Job, billed_before: Decimal, this_invoice: Decimal) -> dict[str, str]:
+def _billing_block(job: Job, billed_before: Decimal, this_invoice: Decimal) -> BillingBlock:
     c = job.currency
     return {
         "job_total": fmt(job.total, c),
@@ -93,9 +114,18 @@ def _billing_block(job: Job, billed_before: Decimal, this_invoice: Decimal) -> d
     }
 
 
-def _invoice(n: int, type_: str, job: Job, date: str, title: str, description: str,
-             lines: list[dict[str, Any]], total: Decimal, billing: dict[str, str], issued_at: str,
-             **extra: Any) -> dict[str, Any]:
+def _invoice(
+    n: int,
+    type_: InvoiceType,
+    job: Job,
+    date: str,
+    title: str,
+    description: str,
+    lines: list[InvoiceLine],
+    total: Decimal,
+    billing: BillingBlock,
+    issued_at: str,
+) -> InvoiceDoc:
     number = invoice_number(n)
     return {
         "invoice_id": number,
@@ -114,7 +144,6 @@ def _invoice(n: int, type_: str, job: Job, date: str, title: str, description: s
         "journal_entry_id": entry_number(n),
         "billing": billing,
         "issued_at": issued_at,
-        **extra,
     }
 
 
@@ -131,9 +160,14 @@ def check_can_bill(job: Job, amount: Decimal, *, already_pending: Decimal = ZERO
             f"{fmt(amount, job.currency)} would over-bill {job.kind} {job.id}: total "
             f"{fmt(job.total, job.currency)}, already billed or scheduled {fmt(committed, job.currency)}, "
             f"available {fmt(max(available, ZERO), job.currency)}",
-            [{"field": "amount", "job_total": fmt(job.total, job.currency),
-              "committed": fmt(committed, job.currency),
-              "available": fmt(max(available, ZERO), job.currency)}],
+            [
+                {
+                    "field": "amount",
+                    "job_total": fmt(job.total, job.currency),
+                    "committed": fmt(committed, job.currency),
+                    "available": fmt(max(available, ZERO), job.currency),
+                }
+            ],
         )
 
 
@@ -142,7 +176,7 @@ def apply_deposit(job: Job, record: Record, n: int, settings: Settings, issued_a
     check_can_bill(job, record.amount, already_pending=job.pending.get(record.record_id, ZERO))
     c = job.currency
     billed_before = job.deposits_billed + job.shipments_billed
-    line: dict[str, Any] = {
+    line: InvoiceLine = {
         "code": "DEPOSIT",
         "description": record.item_description or record.title or "Deposit",
         "quantity": "1",
@@ -150,63 +184,87 @@ def apply_deposit(job: Job, record: Record, n: int, settings: Settings, issued_a
         "amount": fmt(record.amount, c),
         "percent": format(record.percent, "f") if record.percent is not None else None,
     }
-    invoice = _invoice(n, "deposit", job, record.invoice_date, record.title, record.description, [line],
-                       record.amount, _billing_block(job, billed_before, record.amount), issued_at,
-                       record_id=record.record_id)
-    postings = _postings(settings, c, [("receivable", record.amount, ZERO),
-                                       ("customer_deposits", ZERO, record.amount)])
+    invoice = _invoice(
+        n,
+        InvoiceType.DEPOSIT,
+        job,
+        record.invoice_date,
+        record.title,
+        record.description,
+        [line],
+        record.amount,
+        _billing_block(job, billed_before, record.amount),
+        issued_at,
+    )
+    invoice["record_id"] = record.record_id
+    postings = _postings(settings, c, [("receivable", record.amount, ZERO), ("customer_deposits", ZERO, record.amount)])
     entry = _entry(n, record.invoice_date, invoice["invoice_id"], c, postings)
     # apply
     job.pending.pop(record.record_id, None)
     job.deposits.append(DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id))
-    record.status, record.invoice_id, record.failure_reason = INVOICED, invoice["invoice_id"], None
+    record.status, record.invoice_id, record.failure_reason = RecordStatus.INVOICED, invoice["invoice_id"], None
     record.updated_at = issued_at
     return Issued(invoice, entry, postings)
 
 
-def apply_final(job: Job, n: int, settings: Settings, invoice_date: str, title: str, description: str,
-                issued_at: str) -> Issued:
+def apply_final(
+    job: Job, n: int, settings: Settings, invoice_date: str, title: str, description: str, issued_at: str
+) -> Issued:
     """R7: revenue not yet billed by shipment invoices, less every deposit; closes the job."""
     c = job.currency
-    lines: list[dict[str, Any]] = []
+    lines: list[InvoiceLine] = []
     revenue = ZERO
     for ln in job.lines:
         remaining = ln.amount - ln.billed_amount
         if remaining == 0:
             continue
         revenue += remaining
-        lines.append({
-            "code": ln.item_code,
-            "description": ln.description,
-            "line_id": ln.line_id,
-            "quantity": format(ln.quantity - ln.billed_quantity, "f"),
-            "unit_price": format(ln.unit_price, "f"),
-            "amount": fmt(remaining, c),
-        })
+        lines.append(
+            {
+                "code": ln.item_code,
+                "description": ln.description,
+                "line_id": ln.line_id,
+                "quantity": format(ln.quantity - ln.billed_quantity, "f"),
+                "unit_price": format(ln.unit_price, "f"),
+                "amount": fmt(remaining, c),
+            }
+        )
     deposits = job.deposits_billed
     for d in job.deposits:
-        lines.append({
-            "code": "DEPOSIT",
-            "description": f"Less deposit invoice {d.invoice_id} of {d.invoice_date}",
-            "quantity": "1",
-            "unit_price": fmt(-d.amount, c),
-            "amount": fmt(-d.amount, c),
-            "reverses_invoice_id": d.invoice_id,
-        })
+        lines.append(
+            {
+                "code": "DEPOSIT",
+                "description": f"Less deposit invoice {d.invoice_id} of {d.invoice_date}",
+                "quantity": "1",
+                "unit_price": fmt(-d.amount, c),
+                "amount": fmt(-d.amount, c),
+                "reverses_invoice_id": d.invoice_id,
+            }
+        )
     due = revenue - deposits  # = job total - shipments billed - deposits billed
     billed_before = deposits + job.shipments_billed
     billing = _billing_block(job, billed_before, due)
     billing["revenue_recognized"] = fmt(revenue, c)
     billing["deposits_reversed"] = fmt(deposits, c)
-    invoice = _invoice(n, "final", job, invoice_date, title or f"Final invoice {job.id}", description, lines,
-                       due, billing, issued_at,
-                       cancelled_record_ids=sorted(job.pending))
-    postings = _postings(settings, c, [("customer_deposits", deposits, ZERO),
-                                       ("receivable", due, ZERO),
-                                       ("revenue", ZERO, revenue)])
+    invoice = _invoice(
+        n,
+        InvoiceType.FINAL,
+        job,
+        invoice_date,
+        title or f"Final invoice {job.id}",
+        description,
+        lines,
+        due,
+        billing,
+        issued_at,
+    )
+    invoice["cancelled_record_ids"] = sorted(job.pending)
+    postings = _postings(
+        settings, c, [("customer_deposits", deposits, ZERO), ("receivable", due, ZERO), ("revenue", ZERO, revenue)]
+    )
     entry = _entry(n, invoice_date, invoice["invoice_id"], c, postings)
     # apply
-    job.status = FINALIZED
+    job.status = JobStatus.FINALIZED
     job.final_invoice_id = invoice["invoice_id"]
     job.final_billed = due
     job.finalized_at = issued_at
@@ -245,15 +303,16 @@ def record_shipped(job: Job, lines: list[ShippedLine]) -> None:
     job.shipment_count += 1
 
 
-def apply_shipment_invoice(job: Job, shipment_id: str, ship_date: str, lines: list[ShippedLine], n: int,
-                           settings: Settings, issued_at: str) -> Issued:
+def apply_shipment_invoice(
+    job: Job, shipment_id: str, ship_date: str, lines: list[ShippedLine], n: int, settings: Settings, issued_at: str
+) -> Issued:
     """R8: bill the shipped quantities at the order's unit prices: Dr Accounts Receivable / Cr Revenue.
 
     The last shipment of a line bills exactly what is left of the line's amount, so rounding per
     shipment never makes lifetime revenue differ from the line amount.
     """
     c = job.currency
-    out: list[dict[str, Any]] = []
+    out: list[InvoiceLine] = []
     total = ZERO
     for s in lines:
         ln = job.line(s.line_id)
@@ -265,17 +324,30 @@ def apply_shipment_invoice(job: Job, shipment_id: str, ship_date: str, lines: li
         ln.billed_quantity += s.quantity
         ln.billed_amount += amount
         total += amount
-        out.append({
-            "code": ln.item_code,
-            "description": ln.description,
-            "line_id": ln.line_id,
-            "quantity": format(s.quantity, "f"),
-            "unit_price": format(ln.unit_price, "f"),
-            "amount": fmt(amount, c),
-        })
+        out.append(
+            {
+                "code": ln.item_code,
+                "description": ln.description,
+                "line_id": ln.line_id,
+                "quantity": format(s.quantity, "f"),
+                "unit_price": format(ln.unit_price, "f"),
+                "amount": fmt(amount, c),
+            }
+        )
     billed_before = job.deposits_billed + job.shipments_billed
-    invoice = _invoice(n, "shipment", job, ship_date, f"Shipment {shipment_id}", f"Order {job.id} shipment",
-                       out, total, _billing_block(job, billed_before, total), issued_at, shipment_id=shipment_id)
+    invoice = _invoice(
+        n,
+        InvoiceType.SHIPMENT,
+        job,
+        ship_date,
+        f"Shipment {shipment_id}",
+        f"Order {job.id} shipment",
+        out,
+        total,
+        _billing_block(job, billed_before, total),
+        issued_at,
+    )
+    invoice["shipment_id"] = shipment_id
     postings = _postings(settings, c, [("receivable", total, ZERO), ("revenue", ZERO, total)])
     entry = _entry(n, ship_date, invoice["invoice_id"], c, postings)
     job.shipments_billed += total

@@ -10,11 +10,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .documents import (
+    AccountsDoc,
+    JobBilling,
+    JobDoc,
+    JobLineDoc,
+    JobStatus,
+    Kind,
+    RecordDoc,
+    RecordStatus,
+    SettingsDoc,
+)
 from .money import ZERO, fmt, ratio_percent
 
-KINDS = {"orders": "order", "projects": "project"}  # path segment -> kind
-OPEN, FINALIZED = "open", "finalized"
-PENDING, INVOICED, CANCELLED, FAILED = "pending", "invoiced", "cancelled", "failed"
 ACCOUNT_KEYS = ("receivable", "customer_deposits", "revenue")
 DEFAULT_ACCOUNTS = {"receivable": "1200", "customer_deposits": "2400", "revenue": "4000"}
 DEFAULT_ACCOUNT_NAMES = {
@@ -41,7 +49,7 @@ class JobLine:
     billed_quantity: Decimal = ZERO  # shipped quantities billed by shipment invoices
     billed_amount: Decimal = ZERO  # revenue billed by shipment invoices (R7)
 
-    def to_dict(self, currency: str) -> dict[str, Any]:
+    def to_dict(self, currency: str) -> JobLineDoc:
         return {
             "line_id": self.line_id,
             "item_code": self.item_code,
@@ -88,14 +96,14 @@ class Job:
     ``version`` so that two concurrent changes cannot both pass the over-billing check (R6).
     """
 
-    kind: str
+    kind: Kind
     id: str
     customer_id: str
     customer_name: str
     currency: str
     lines: list[JobLine]
     total: Decimal
-    status: str = OPEN
+    status: JobStatus = JobStatus.OPEN
     created_at: str = ""
     version: int = 0
     deposits: list[DepositRef] = field(default_factory=list)
@@ -125,9 +133,9 @@ class Job:
     def line(self, line_id: str) -> JobLine | None:
         return next((ln for ln in self.lines if ln.line_id == line_id), None)
 
-    def billing(self) -> dict[str, Any]:
+    def billing(self) -> JobBilling:
         c = self.currency
-        open_ = self.status == OPEN
+        open_ = self.status == JobStatus.OPEN
         billed = self.billed
         return {
             "deposits_billed": fmt(self.deposits_billed, c),
@@ -142,7 +150,7 @@ class Job:
             "deposit_invoice_count": len(self.deposits),
         }
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self) -> JobDoc:
         return {
             "kind": self.kind,
             "id": self.id,
@@ -168,8 +176,12 @@ class Job:
             "total": fmt(self.total, c),
             "created_at": self.created_at,
             "deposits": [
-                {"invoice_id": d.invoice_id, "amount": fmt(d.amount, c), "invoice_date": d.invoice_date,
-                 "record_id": d.record_id}
+                {
+                    "invoice_id": d.invoice_id,
+                    "amount": fmt(d.amount, c),
+                    "invoice_date": d.invoice_date,
+                    "record_id": d.record_id,
+                }
                 for d in self.deposits
             ],
             "pending": {k: fmt(v, c) for k, v in self.pending.items()},
@@ -183,17 +195,16 @@ class Job:
         }
 
     @classmethod
-    def from_state(cls, kind: str, id_: str, currency: str, status: str, version: int,
-                   s: dict[str, Any]) -> Job:
+    def from_state(cls, kind: str, id_: str, currency: str, status: str, version: int, s: dict[str, Any]) -> Job:
         return cls(
-            kind=kind,
+            kind=Kind(kind),
             id=id_,
             customer_id=s["customer_id"],
             customer_name=s["customer_name"],
             currency=currency,
             lines=[JobLine.from_dict(ln) for ln in s["lines"]],
             total=dec(s["total"]),
-            status=status,
+            status=JobStatus(status),
             created_at=s.get("created_at", ""),
             version=version,
             deposits=[
@@ -216,7 +227,7 @@ class Record:
     """A progress billing record (R1): an amount, or a percent of the job total with its amount."""
 
     record_id: str
-    kind: str
+    kind: Kind
     job_id: str
     invoice_date: str
     title: str
@@ -225,14 +236,14 @@ class Record:
     amount: Decimal
     percent: Decimal | None
     currency: str
-    status: str
+    status: RecordStatus
     scheduled: bool
     created_at: str
     invoice_id: str | None = None
     failure_reason: str | None = None
     updated_at: str | None = None
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self) -> RecordDoc:
         return {
             "record_id": self.record_id,
             "kind": self.kind,
@@ -256,7 +267,7 @@ class Record:
     def from_api(cls, d: dict[str, Any]) -> Record:
         return cls(
             record_id=d["record_id"],
-            kind=d["kind"],
+            kind=Kind(d["kind"]),
             job_id=d["job_id"],
             invoice_date=d["invoice_date"],
             title=d.get("title", ""),
@@ -265,13 +276,21 @@ class Record:
             amount=dec(d["amount"]),
             percent=dec(d["percent"]) if d.get("percent") is not None else None,
             currency=d["currency"],
-            status=d["status"],
+            status=RecordStatus(d["status"]),
             scheduled=bool(d.get("schedule")),
             created_at=d.get("created_at", ""),
             invoice_id=d.get("invoice_id"),
             failure_reason=d.get("failure_reason"),
             updated_at=d.get("updated_at"),
         )
+
+
+def _accounts(values: dict[str, str]) -> AccountsDoc:
+    return {
+        "receivable": values["receivable"],
+        "customer_deposits": values["customer_deposits"],
+        "revenue": values["revenue"],
+    }
 
 
 @dataclass
@@ -282,11 +301,11 @@ class Settings:
     updated_at: str | None = None
     updated_by: str | None = None
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self) -> SettingsDoc:
         return {
             "auto_invoice_on_shipment": self.auto_invoice_on_shipment,
-            "accounts": dict(self.accounts),
-            "account_names": dict(self.account_names),
+            "accounts": _accounts(self.accounts),
+            "account_names": _accounts(self.account_names),
             "updated_at": self.updated_at,
             "updated_by": self.updated_by,
         }

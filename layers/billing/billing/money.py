@@ -79,7 +79,7 @@ def fmt(value: Decimal, currency: str) -> str:
 def parse_decimal(text: str, max_decimals: int, what: str = "value") -> Decimal:
     """Parse a plain decimal string with at most ``max_decimals`` places; nothing is rounded."""
     if not isinstance(text, str) or not _DECIMAL_STRING.fullmatch(text):
-        raise MoneyError(f"{what} must be a decimal string such as \"12.50\"")
+        raise MoneyError(f'{what} must be a decimal string such as "12.50"')
     value = Decimal(text)
     places = -value.as_tuple().exponent  # type: ignore[operator]
     if places > max_decimals:

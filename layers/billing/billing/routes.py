@@ -1,114 +1,238 @@
-"""The HTTP routes of PRODUCT.md, in three routers, one per HTTP function.
+"""The HTTP routes of docs/rules.md (HTTP API), in three routers, one per HTTP function.
 
 ``progress`` -> functions/create_progress_billing, ``final`` -> functions/finalize,
-``api`` -> functions/api (everything else). Each route is registered for ``/orders`` and
-``/projects``; the kind comes from the path.
+``api`` -> functions/api (everything else). A job route is written once and registered for both
+``/orders`` and ``/projects`` (``job_route``); the kind comes from the path. Every route declares its
+success and error responses, so the OpenAPI document (docs/openapi.json) is a contract a client can
+be generated from.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from . import service
+from .documents import (
+    SEGMENTS,
+    EntryList,
+    ErrorBody,
+    FinalCreated,
+    InvoiceDoc,
+    InvoiceList,
+    JobDoc,
+    JobPage,
+    JobStatus,
+    Kind,
+    RecordCreated,
+    RecordDoc,
+    RecordList,
+    SettingsDoc,
+    ShipmentList,
+    TrialBalanceDoc,
+)
 from .http import caller, idempotent, json_response, kind_of, require_admin
-from .requests import FinalIn, JobIn, RecordIn, SettingsIn
+from .inputs import FinalIn, JobIn, RecordIn, SettingsIn
 
 progress = Router()
 final = Router()
 api = Router()
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ERRORS = {
+    400: "Malformed JSON, query or pagination token (BAD_REQUEST)",
+    401: "No valid bearer token (UNAUTHORIZED)",
+    403: "The caller's groups do not allow this (FORBIDDEN)",
+    404: "Unknown job, record or invoice (NOT_FOUND)",
+    409: "The state does not allow it: ALREADY_EXISTS, JOB_FINALIZED, NOT_PENDING, IDEMPOTENCY_CONFLICT",
+    422: "Invalid fields, each named in details (VALIDATION_ERROR), or OVERBILLING",
+    500: "A fault of the service; nothing was changed and the request can be retried (INTERNAL_ERROR)",
+    503: "Too many concurrent changes to the job; retry after Retry-After seconds (BUSY)",
+}
 
 
-@progress.post("/orders/<job_id>/progress-billings", summary="Create a progress billing record (R1, R2, R4, R6)")
-@progress.post("/projects/<job_id>/progress-billings", summary="Create a progress billing record (R1, R2, R4, R6)")
+def responses(status: int, model: Any, description: str, *errors: int) -> dict[int, OpenAPIResponse]:
+    """The success response and the error responses (always 401 and 500) of one operation."""
+    out: dict[int, OpenAPIResponse] = {
+        status: {"description": description, "content": {"application/json": {"model": model}}}
+    }
+    for code in sorted({401, 500, *errors}):
+        out[code] = {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorBody}}}
+    return out
+
+
+def _summary(fn: Callable[..., Any], kind: Kind | None = None) -> str:
+    """The operation's summary: the first line of the function's docstring, naming the kind."""
+    first = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
+    if kind is None:
+        return first
+    return first.format(kind=kind.value, a_kind=("an " if kind == Kind.ORDER else "a ") + kind.value)
+
+
+def route(router: Router, method: str, path: str, answers: dict[int, OpenAPIResponse], tag: str) -> Callable[[F], F]:
+    """Register the decorated function for ``path``; its docstring's first line is the summary."""
+
+    def register(fn: F) -> F:
+        router.route(path, method, summary=_summary(fn), operation_id=fn.__name__, responses=answers, tags=[tag])(fn)
+        return fn
+
+    return register
+
+
+def job_route(
+    router: Router, method: str, path: str, answers: dict[int, OpenAPIResponse], tag: str
+) -> Callable[[F], F]:
+    """Register the decorated function once for each kind: ``/orders<path>`` and ``/projects<path>``.
+
+    The operation ids are the function's name and the kind (``list_invoices_of_order``); in the
+    docstring's first line, the summary, ``{kind}`` is ``order`` and ``{a_kind}`` is ``an order``.
+    """
+
+    def register(fn: F) -> F:
+        for kind, segment in SEGMENTS.items():
+            router.route(
+                f"/{segment}{path}",
+                method,
+                summary=_summary(fn, kind),
+                responses=answers,
+                tags=[tag],
+                operation_id=f"{fn.__name__}_of_{kind.value}",
+            )(fn)
+        return fn
+
+    return register
+
+
+# ---- progress billing records (functions/create_progress_billing) -------------------------------
+
+
+@job_route(
+    progress,
+    "POST",
+    "/<job_id>/progress-billings",
+    responses(201, RecordCreated, "The record, and its deposit invoice unless scheduled", 400, 404, 409, 422, 503),
+    "progress billing",
+)
 def create_progress_billing(job_id: str, body: RecordIn) -> Response[str]:
+    """Create a progress billing record on {a_kind} (R1, R2, R4, R6)"""
     kind = kind_of(progress)
-    return idempotent(progress, progress.current_event.json_body,
-                      lambda token: (service.create_record(kind, job_id, body, token), 201))
+    body_sent = progress.current_event.json_body
+    return idempotent(progress, body_sent, lambda token: (service.create_record(kind, job_id, body, token), 201))
 
 
-@final.post("/orders/<job_id>/final-invoice", summary="Create the final revenue-recognition invoice (R7)")
-@final.post("/projects/<job_id>/final-invoice", summary="Create the final revenue-recognition invoice (R7)")
+# ---- final invoice (functions/finalize) ---------------------------------------------------------
+
+
+@job_route(
+    final,
+    "POST",
+    "/<job_id>/final-invoice",
+    responses(201, FinalCreated, "The final invoice", 400, 404, 409, 422, 503),
+    "invoices",
+)
 def create_final_invoice(job_id: str, body: Annotated[FinalIn | None, Body()] = None) -> Response[str]:
+    """Create the {kind}'s final revenue-recognition invoice (R7)"""
     kind = kind_of(final)
     request = body or FinalIn()
-    return idempotent(final, request.model_dump(),
-                      lambda token: (service.create_final(kind, job_id, request, token), 201))
+    return idempotent(
+        final, request.model_dump(), lambda token: (service.create_final(kind, job_id, request, token), 201)
+    )
 
 
-@api.post("/orders", summary="Register an order")
-@api.post("/projects", summary="Register a project")
+# ---- jobs and records (functions/api) -----------------------------------------------------------
+
+
+@job_route(api, "POST", "", responses(201, JobDoc, "The job registered", 400, 409, 422, 503), "jobs")
 def register_job(body: JobIn) -> Response[str]:
+    """Register {a_kind}"""
     kind = kind_of(api)
-    return idempotent(api, api.current_event.json_body,
-                      lambda token: (service.register_job(kind, body, token).to_api(), 201))
+    body_sent = api.current_event.json_body
+    return idempotent(api, body_sent, lambda token: (service.register_job(kind, body, token).to_api(), 201))
 
 
-@api.get("/orders", summary="List orders")
-@api.get("/projects", summary="List projects")
+@job_route(api, "GET", "", responses(200, JobPage, "One page of jobs and the next page's token", 400), "jobs")
 def list_jobs(
     status: Annotated[Literal["open", "finalized"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[str]:
-    return json_response(service.list_jobs(kind_of(api), status, limit, next_token))
+    """List {kind}s (optionally by status), paged"""
+    return json_response(service.list_jobs(kind_of(api), JobStatus(status) if status else None, limit, next_token))
 
 
-@api.get("/orders/<job_id>", summary="One order with its billing summary")
-@api.get("/projects/<job_id>", summary="One project with its billing summary")
+@job_route(api, "GET", "/<job_id>", responses(200, JobDoc, "The job", 404), "jobs")
 def get_job(job_id: str) -> Response[str]:
+    """One {kind} with its billing summary"""
     return json_response(service.get_job(kind_of(api), job_id).to_api())
 
 
-@api.get("/orders/<job_id>/progress-billings", summary="The order's progress billing records")
-@api.get("/projects/<job_id>/progress-billings", summary="The project's progress billing records")
+@job_route(
+    api, "GET", "/<job_id>/progress-billings", responses(200, RecordList, "The records", 404), "progress billing"
+)
 def list_records(job_id: str) -> Response[str]:
-    return json_response(service.job_items(kind_of(api), job_id, "records"))
+    """The {kind}'s progress billing records"""
+    return json_response({"items": service.job_partition(kind_of(api), job_id).records})
 
 
-@api.delete("/orders/<job_id>/progress-billings/<record_id>", summary="Cancel a pending record (R12)")
-@api.delete("/projects/<job_id>/progress-billings/<record_id>", summary="Cancel a pending record (R12)")
+@job_route(
+    api,
+    "DELETE",
+    "/<job_id>/progress-billings/<record_id>",
+    responses(200, RecordDoc, "The cancelled record", 404, 409, 503),
+    "progress billing",
+)
 def cancel_record(job_id: str, record_id: str) -> Response[str]:
+    """Cancel a pending record of {a_kind} (R12)"""
     return json_response(service.cancel_record(kind_of(api), job_id, record_id))
 
 
-@api.get("/orders/<job_id>/invoices", summary="The order's invoices")
-@api.get("/projects/<job_id>/invoices", summary="The project's invoices")
+@job_route(api, "GET", "/<job_id>/invoices", responses(200, InvoiceList, "The invoices", 404), "invoices")
 def list_invoices(job_id: str) -> Response[str]:
-    return json_response(service.job_items(kind_of(api), job_id, "invoices"))
+    """The {kind}'s invoices"""
+    return json_response({"items": service.job_partition(kind_of(api), job_id).invoices})
 
 
-@api.get("/orders/<job_id>/ledger", summary="The order's journal entries")
-@api.get("/projects/<job_id>/ledger", summary="The project's journal entries")
-def list_entries(job_id: str) -> Response[str]:
-    return json_response(service.job_items(kind_of(api), job_id, "ledger"))
+@job_route(api, "GET", "/<job_id>/ledger", responses(200, EntryList, "The journal entries", 404), "ledger")
+def list_journal_entries(job_id: str) -> Response[str]:
+    """The {kind}'s journal entries"""
+    return json_response({"items": service.job_partition(kind_of(api), job_id).entries})
 
 
-@api.get("/invoices/<invoice_id>", summary="One invoice")
+@route(api, "GET", "/orders/<job_id>/shipments", responses(200, ShipmentList, "The shipments", 404), "shipments")
+def list_order_shipments(job_id: str) -> Response[str]:
+    """The order's shipments (R8)"""
+    return json_response({"items": service.job_partition(Kind.ORDER, job_id).shipments})
+
+
+# ---- invoices, ledger, settings (functions/api) -------------------------------------------------
+
+
+@route(api, "GET", "/invoices/<invoice_id>", responses(200, InvoiceDoc, "The invoice", 404), "invoices")
 def get_invoice(invoice_id: str) -> Response[str]:
+    """One invoice"""
     return json_response(service.get_invoice(invoice_id))
 
 
-@api.get("/ledger/trial-balance", summary="Balances per account and currency")
-def trial_balance() -> Response[str]:
+@route(api, "GET", "/ledger/trial-balance", responses(200, TrialBalanceDoc, "The trial balance"), "ledger")
+def get_trial_balance() -> Response[str]:
+    """Balances per account and currency"""
     return json_response(service.trial_balance())
 
 
-@api.get("/settings", summary="Settings")
+@route(api, "GET", "/settings", responses(200, SettingsDoc, "The settings"), "settings")
 def get_settings() -> Response[str]:
+    """Settings"""
     return json_response(service.get_settings().to_api())
 
 
-@api.put("/settings", summary="Change settings (group billing-admins)")
+@route(api, "PUT", "/settings", responses(200, SettingsDoc, "The settings as saved", 400, 403), "settings")
 def put_settings(body: SettingsIn) -> Response[str]:
+    """Change settings (group billing-admins)"""
     require_admin(api)
     return json_response(service.put_settings(body, caller(api)).to_api())
-
-
-@api.get("/orders/<job_id>/shipments", summary="The order's shipments (R8)")
-def list_shipments(job_id: str) -> Response[str]:
-    return json_response(service.job_items("order", job_id, "shipments"))

@@ -7,17 +7,32 @@ means another writer changed the job or took the invoice number first: re-read a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import secrets
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from . import books, store
 from .config import config
+from .documents import (
+    AccountBalance,
+    CurrencyTotal,
+    FinalCreated,
+    InvoiceDoc,
+    JobPage,
+    JobStatus,
+    Kind,
+    RecordCreated,
+    RecordDoc,
+    RecordStatus,
+    RunOutcome,
+    TrialBalanceDoc,
+)
 from .errors import (
     AlreadyExists,
     Conflict,
@@ -28,11 +43,22 @@ from .errors import (
     RecordExists,
     ValidationFailed,
 )
-from .model import CANCELLED, FAILED, FINALIZED, OPEN, PENDING, Job, JobLine, Record, Settings
-from .money import ZERO, MoneyError, fmt, line_amount, parse_amount, parse_decimal, percent_of
+from .model import ACCOUNT_KEYS, Job, JobLine, Record, Settings
+from .money import (
+    PERCENT_DECIMALS,
+    QUANTITY_DECIMALS,
+    UNIT_PRICE_DECIMALS,
+    ZERO,
+    MoneyError,
+    fmt,
+    line_amount,
+    parse_amount,
+    parse_decimal,
+    percent_of,
+)
 
 if TYPE_CHECKING:  # the request models (pydantic) are the HTTP functions' business, not the automation's
-    from .requests import FinalIn, JobIn, RecordIn, SettingsIn
+    from .inputs import FinalIn, JobIn, RecordIn, SettingsIn
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 25  # with the capped backoff below: about 3 s at worst before 503 BUSY
@@ -68,10 +94,10 @@ def with_retry(fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _open_job(snap: store.Snapshot, kind: str, job_id: str) -> Job:
+def _open_job(snap: store.Snapshot, kind: Kind, job_id: str) -> Job:
     if snap.job is None:
         raise NotFound(f"{kind} {job_id} not found")
-    if snap.job.status == FINALIZED:
+    if snap.job.status == JobStatus.FINALIZED:
         raise JobFinalized(f"{kind} {job_id} is finalized (final invoice {snap.job.final_invoice_id})")
     return snap.job
 
@@ -79,19 +105,29 @@ def _open_job(snap: store.Snapshot, kind: str, job_id: str) -> Job:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-def register_job(kind: str, body: JobIn, token: str | None = None) -> Job:
+def register_job(kind: Kind, body: JobIn, token: str | None = None) -> Job:
     """Register a job. ``token`` (from an Idempotency-Key) makes a resend return the same job."""
     c = body.currency
     lines = []
     for ln in body.lines:
-        qty = parse_decimal(ln.quantity, 4)
-        price = parse_decimal(ln.unit_price, 4)
+        qty = parse_decimal(ln.quantity, QUANTITY_DECIMALS)
+        price = parse_decimal(ln.unit_price, UNIT_PRICE_DECIMALS)
         lines.append(JobLine(ln.line_id, ln.item_code, ln.description, qty, price, line_amount(qty, price, c)))
     total = sum((ln.amount for ln in lines), ZERO)
     if total <= 0:
         raise ValidationFailed.field("lines", f"the job total must be greater than {fmt(ZERO, c)}")
-    job = Job(kind=kind, id=body.id, customer_id=body.customer_id, customer_name=body.customer_name,
-              currency=c, lines=lines, total=total, status=OPEN, created_at=now_iso(), created_token=token)
+    job = Job(
+        kind=kind,
+        id=body.id,
+        customer_id=body.customer_id,
+        customer_name=body.customer_name,
+        currency=c,
+        lines=lines,
+        total=total,
+        status=JobStatus.OPEN,
+        created_at=now_iso(),
+        created_token=token,
+    )
     try:
         store.commit(store.Change(job, new_job=True))
     except AlreadyExists:
@@ -102,20 +138,18 @@ def register_job(kind: str, body: JobIn, token: str | None = None) -> Job:
     return job
 
 
-def get_job(kind: str, job_id: str) -> Job:
+def get_job(kind: Kind, job_id: str) -> Job:
     return store.get_job(kind, job_id)
 
 
-def list_jobs(kind: str, status: str | None, limit: int, next_token: str | None) -> dict[str, Any]:
+def list_jobs(kind: Kind, status: JobStatus | None, limit: int, next_token: str | None) -> JobPage:
     jobs, token = store.list_jobs(kind, status, limit, next_token)
     return {"items": [j.to_api() for j in jobs], "next_token": token}
 
 
-def job_items(kind: str, job_id: str, what: str) -> dict[str, Any]:
-    part = store.read_job_partition(kind, job_id)
-    items = {"records": part.records, "invoices": part.invoices, "ledger": part.entries,
-             "shipments": part.shipments}[what]
-    return {"items": items}
+def job_partition(kind: Kind, job_id: str) -> store.JobPartition:
+    """Everything the job owns (records, invoices, journal entries, shipments), in one Query."""
+    return store.read_job_partition(kind, job_id)
 
 
 # ---- progress billing records (R1, R2, R4, R6, R12) ---------------------------------------------
@@ -127,22 +161,23 @@ def _record_amount(job: Job, body: RecordIn) -> tuple[Decimal, Decimal | None]:
             return parse_amount(body.amount, job.currency), None
         except MoneyError as e:
             raise ValidationFailed.field("amount", f"{e} for {job.currency}") from None
-    percent = parse_decimal(body.percent or "", 4)
+    percent = parse_decimal(body.percent or "", PERCENT_DECIMALS)
     amount = percent_of(job.total, percent, job.currency)
     if amount <= 0:
-        raise ValidationFailed.field("percent", f"{body.percent}% of {fmt(job.total, job.currency)} "
-                                                f"rounds to {fmt(ZERO, job.currency)}")
+        raise ValidationFailed.field(
+            "percent", f"{body.percent}% of {fmt(job.total, job.currency)} rounds to {fmt(ZERO, job.currency)}"
+        )
     return amount, percent
 
 
-def _replay_record(kind: str, job_id: str, record_id: str) -> dict[str, Any]:
+def _replay_record(kind: Kind, job_id: str, record_id: str) -> RecordCreated:
     rec = store.get_record(kind, job_id, record_id)
     if rec is None:  # cannot happen: the record was just reported as existing
         raise NotFound(f"progress billing record {record_id} not found on {kind} {job_id}")
     return {"record": rec.to_api(), "invoice": store.get_invoice(rec.invoice_id) if rec.invoice_id else None}
 
 
-def create_record(kind: str, job_id: str, body: RecordIn, token: str | None = None) -> dict[str, Any]:
+def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = None) -> RecordCreated:
     """R2 (create now) or R4 (schedule): one record, and for create-now its deposit invoice.
 
     With ``token`` (from an Idempotency-Key) the record id is derived from it, so a resend, even one
@@ -151,28 +186,42 @@ def create_record(kind: str, job_id: str, body: RecordIn, token: str | None = No
     """
     record_id = f"PB-{token[:26]}" if token else None
 
-    def attempt() -> dict[str, Any]:
+    def attempt() -> RecordCreated:
         # A scheduled record issues no invoice: the job alone decides it (no counter, no settings).
         snap = store.read_for_change(kind, job_id, books=not body.schedule)
         job = snap.job
-        if record_id and job is not None and (record_id in job.pending
-                                              or any(d.record_id == record_id for d in job.deposits)):
+        if (
+            record_id
+            and job is not None
+            and (record_id in job.pending or any(d.record_id == record_id for d in job.deposits))
+        ):
             return _replay_record(kind, job_id, record_id)
         job = _open_job(snap, kind, job_id)
         amount, percent = _record_amount(job, body)
         now = now_iso()
         rec = Record(
-            record_id=record_id or new_id("PB"), kind=kind, job_id=job_id,
-            invoice_date=body.invoice_date or business_date(), title=body.title, description=body.description,
-            item_description=body.item_description, amount=amount, percent=percent, currency=job.currency,
-            status=PENDING, scheduled=body.schedule, created_at=now, updated_at=now,
+            record_id=record_id or new_id("PB"),
+            kind=kind,
+            job_id=job_id,
+            invoice_date=body.invoice_date or business_date(),
+            title=body.title,
+            description=body.description,
+            item_description=body.item_description,
+            amount=amount,
+            percent=percent,
+            currency=job.currency,
+            status=RecordStatus.PENDING,
+            scheduled=body.schedule,
+            created_at=now,
+            updated_at=now,
         )
         change = store.Change(job, records=[rec], new_record_ids={rec.record_id})
         if body.schedule:
             books.check_can_bill(job, amount)
             if len(job.pending) >= MAX_PENDING_PER_JOB:
-                raise ValidationFailed.field("schedule", f"a job can have at most {MAX_PENDING_PER_JOB} "
-                                                         "pending scheduled records")
+                raise ValidationFailed.field(
+                    "schedule", f"a job can have at most {MAX_PENDING_PER_JOB} pending scheduled records"
+                )
             job.pending[rec.record_id] = amount
         else:
             change.issued = books.apply_deposit(job, rec, (snap.counter or 0) + 1, snap.settings, now)
@@ -186,46 +235,46 @@ def create_record(kind: str, job_id: str, body: RecordIn, token: str | None = No
     return with_retry(attempt)
 
 
-def cancel_record(kind: str, job_id: str, record_id: str) -> dict[str, Any]:
-    def attempt() -> dict[str, Any]:
+def cancel_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
+    def attempt() -> RecordDoc:
         job, rec = store.read_job_and_record(kind, job_id, record_id)
         if job is None:
             raise NotFound(f"{kind} {job_id} not found")
         if rec is None:
             raise NotFound(f"progress billing record {record_id} not found on {kind} {job_id}")
-        if rec.status != PENDING:
+        if rec.status != RecordStatus.PENDING:
             raise NotPending(f"record {record_id} is {rec.status}; only a pending record can be cancelled")
         job.pending.pop(record_id, None)
-        rec.status, rec.updated_at = CANCELLED, now_iso()
+        rec.status, rec.updated_at = RecordStatus.CANCELLED, now_iso()
         store.commit(store.Change(job, records=[rec]))
         return rec.to_api()
 
     return with_retry(attempt)
 
 
-def invoice_due_record(rec: Record) -> str:
+def invoice_due_record(rec: Record) -> RunOutcome:
     """R4/R6 at run time: invoice one pending record, or mark it failed. Returns the outcome.
 
     ``skipped``: the record is no longer pending (another run got there first, or it was cancelled);
     the index is eventually consistent, so the job's strongly consistent read decides.
     """
 
-    def attempt() -> str:
+    def attempt() -> RunOutcome:
         snap = store.read_for_change(rec.kind, rec.job_id)
         job = snap.job
-        if job is None or rec.record_id not in job.pending or job.status != OPEN:
-            return "skipped"
+        if job is None or rec.record_id not in job.pending or job.status != JobStatus.OPEN:
+            return RunOutcome.SKIPPED
         now = now_iso()
-        current = Record.from_api(rec.to_api())
+        current = dataclasses.replace(rec)
         change = store.Change(job, records=[current])
         try:
             change.issued = books.apply_deposit(job, current, (snap.counter or 0) + 1, snap.settings, now)
             change.counter_read = snap.counter
-            outcome = "invoiced"
+            outcome = RunOutcome.INVOICED
         except Overbilling as e:
             job.pending.pop(current.record_id, None)
-            current.status, current.failure_reason, current.updated_at = FAILED, e.message, now
-            outcome = "failed"
+            current.status, current.failure_reason, current.updated_at = RecordStatus.FAILED, e.message, now
+            outcome = RunOutcome.FAILED
         store.commit(change)
         rec.status, rec.invoice_id, rec.failure_reason = current.status, current.invoice_id, current.failure_reason
         return outcome
@@ -236,10 +285,10 @@ def invoice_due_record(rec: Record) -> str:
 # ---- final invoice (R7) -------------------------------------------------------------------------
 
 
-def create_final(kind: str, job_id: str, body: FinalIn, token: str | None = None) -> dict[str, Any]:
+def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = None) -> FinalCreated:
     """R7. With ``token``, a resend of the request that finalized the job returns its invoice."""
 
-    def attempt() -> dict[str, Any]:
+    def attempt() -> FinalCreated:
         snap = store.read_for_change(kind, job_id)
         if token and snap.job is not None and snap.job.final_token == token and snap.job.final_invoice_id:
             return {"invoice": store.get_invoice(snap.job.final_invoice_id)}
@@ -248,10 +297,12 @@ def create_final(kind: str, job_id: str, body: FinalIn, token: str | None = None
         cancelled = sorted(job.pending)
         n = (snap.counter or 0) + 1
         now = now_iso()
-        issued = books.apply_final(job, n, snap.settings, body.invoice_date or business_date(), body.title,
-                                   body.description, now)
-        store.commit(store.Change(job, issued=issued, counter_read=snap.counter, cancel_record_ids=cancelled,
-                                  cancelled_at=now))
+        issued = books.apply_final(
+            job, n, snap.settings, body.invoice_date or business_date(), body.title, body.description, now
+        )
+        store.commit(
+            store.Change(job, issued=issued, counter_read=snap.counter, cancel_record_ids=cancelled, cancelled_at=now)
+        )
         return {"invoice": issued.invoice}
 
     return with_retry(attempt)
@@ -260,23 +311,32 @@ def create_final(kind: str, job_id: str, body: FinalIn, token: str | None = None
 # ---- ledger, invoices, settings -----------------------------------------------------------------
 
 
-def get_invoice(invoice_id: str) -> dict[str, Any]:
+def get_invoice(invoice_id: str) -> InvoiceDoc:
     return store.get_invoice(invoice_id)
 
 
-def trial_balance() -> dict[str, Any]:
-    accounts = []
+def trial_balance() -> TrialBalanceDoc:
+    accounts: list[AccountBalance] = []
     totals: dict[str, tuple[Decimal, Decimal]] = {}
     for b in sorted(store.trial_balance(), key=lambda b: (b.currency, b.account)):
         c = b.currency
-        accounts.append({"account": b.account, "account_name": b.account_name, "currency": c,
-                         "debit": fmt(b.debit, c), "credit": fmt(b.credit, c),
-                         "balance": fmt(b.debit - b.credit, c)})
+        accounts.append(
+            {
+                "account": b.account,
+                "account_name": b.account_name,
+                "currency": c,
+                "debit": fmt(b.debit, c),
+                "credit": fmt(b.credit, c),
+                "balance": fmt(b.debit - b.credit, c),
+            }
+        )
         d, cr = totals.get(c, (ZERO, ZERO))
         totals[c] = (d + b.debit, cr + b.credit)
-    return {"accounts": accounts,
-            "totals": [{"currency": c, "debit": fmt(d, c), "credit": fmt(cr, c), "balanced": d == cr}
-                       for c, (d, cr) in sorted(totals.items())]}
+    currency_totals: list[CurrencyTotal] = [
+        {"currency": c, "debit": fmt(d, c), "credit": fmt(cr, c), "balanced": d == cr}
+        for c, (d, cr) in sorted(totals.items())
+    ]
+    return {"accounts": accounts, "totals": currency_totals}
 
 
 def get_settings() -> Settings:
@@ -291,7 +351,7 @@ def put_settings(body: SettingsIn, updated_by: str) -> Settings:
         current.accounts.update(body.accounts.model_dump(exclude_none=True))
     if body.account_names is not None:
         current.account_names.update(body.account_names.model_dump(exclude_none=True))
-    codes = [current.accounts[k] for k in ("receivable", "customer_deposits", "revenue")]
+    codes = [current.accounts[k] for k in ACCOUNT_KEYS]
     if len(set(codes)) != len(codes):
         raise ValidationFailed.field("accounts", "receivable, customer_deposits and revenue must be different accounts")
     current.updated_at, current.updated_by = now_iso(), updated_by

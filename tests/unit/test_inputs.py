@@ -1,4 +1,4 @@
-"""billing.requests: what a client may send (R1, R10 and the HTTP contract in PRODUCT.md).
+"""billing.inputs: what a client may send (R1, R10 and the HTTP contract in docs/rules.md).
 
 Bodies are validated from JSON text where it matters (``model_validate_json``), because that is how
 a JSON number, as opposed to a string, reaches the service.
@@ -12,19 +12,29 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from billing.requests import FinalIn, JobIn, LineIn, RecordIn, SettingsIn
+from billing.inputs import FinalIn, JobIn, LineIn, RecordIn, SettingsIn
 
 
 def line(**over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"line_id": "1", "item_code": "WIDGET", "description": "Widget",
-                            "quantity": "10", "unit_price": "100.00"}
+    body: dict[str, Any] = {
+        "line_id": "1",
+        "item_code": "WIDGET",
+        "description": "Widget",
+        "quantity": "10",
+        "unit_price": "100.00",
+    }
     body.update(over)
     return body
 
 
 def job(**over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": "SO-1001", "customer_id": "C-7", "customer_name": "Acme", "currency": "USD",
-                            "lines": [line()]}
+    body: dict[str, Any] = {
+        "id": "SO-1001",
+        "customer_id": "C-7",
+        "customer_name": "Acme",
+        "currency": "USD",
+        "lines": [line()],
+    }
     body.update(over)
     return body
 
@@ -43,6 +53,7 @@ def bad_fields(err: ValidationError) -> set[str]:
 
 # --- valid bodies ---------------------------------------------------------------------------------
 
+
 def test_contract_job_body_is_accepted() -> None:
     j = JobIn.model_validate_json(json.dumps(job()))
     assert j.id == "SO-1001"
@@ -58,9 +69,17 @@ def test_job_currency_defaults_to_usd() -> None:
 
 
 def test_contract_record_bodies_are_accepted() -> None:
-    r = RecordIn.model_validate_json(json.dumps({
-        "invoice_date": "2026-12-01", "title": "Milestone 1", "description": "Design",
-        "item_description": "Design phase", "amount": "2500.00"}))
+    r = RecordIn.model_validate_json(
+        json.dumps(
+            {
+                "invoice_date": "2026-12-01",
+                "title": "Milestone 1",
+                "description": "Design",
+                "item_description": "Design phase",
+                "amount": "2500.00",
+            }
+        )
+    )
     assert (r.amount, r.percent, r.schedule, r.invoice_date) == ("2500.00", None, False, "2026-12-01")
 
     r = RecordIn.model_validate_json('{"percent": "25", "schedule": true}')
@@ -74,6 +93,7 @@ def test_final_body_is_optional() -> None:
 
 # --- R10: numbers must be strings (strict) --------------------------------------------------------
 
+
 @pytest.mark.parametrize("text", ['{"amount": 2500.00}', '{"amount": 2500}', '{"amount": 1e3}'])
 def test_json_number_amount_rejected(text: str) -> None:
     assert "amount" in bad_fields(rejected(RecordIn, text))
@@ -84,8 +104,9 @@ def test_json_number_percent_rejected(text: str) -> None:
     assert "percent" in bad_fields(rejected(RecordIn, text))
 
 
-@pytest.mark.parametrize(("field", "value"), [("quantity", 10), ("quantity", 2.5), ("unit_price", 100),
-                                              ("unit_price", 99.99)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("quantity", 10), ("quantity", 2.5), ("unit_price", 100), ("unit_price", 99.99)]
+)
 def test_json_number_quantity_or_unit_price_rejected(field: str, value: float) -> None:
     err = rejected(JobIn, job(lines=[line(**{field: value})]))
     assert f"lines.0.{field}" in bad_fields(err)
@@ -108,6 +129,7 @@ def test_schedule_must_be_a_json_boolean(value: Any) -> None:
 
 # --- extra fields ----------------------------------------------------------------------------------
 
+
 def test_extra_fields_rejected_on_record() -> None:
     err = rejected(RecordIn, {"amount": "10.00", "amout": "10.00"})
     assert "amout" in bad_fields(err)
@@ -126,6 +148,7 @@ def test_extra_fields_rejected_on_final_and_settings() -> None:
 
 
 # --- R1: exactly one of amount or percent ----------------------------------------------------------
+
 
 def test_both_amount_and_percent_rejected() -> None:
     err = rejected(RecordIn, {"amount": "100.00", "percent": "10"})
@@ -166,6 +189,7 @@ def test_percent_with_non_ascii_digits_rejected() -> None:
 
 # --- dates -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("date", ["2026-12-01", "2028-02-29", "2026-01-31"])
 def test_valid_dates_accepted(date: str) -> None:
     assert RecordIn.model_validate_json(json.dumps({"amount": "1.00", "invoice_date": date})).invoice_date == date
@@ -174,8 +198,21 @@ def test_valid_dates_accepted(date: str) -> None:
 
 @pytest.mark.parametrize(
     "date",
-    ["2026-13-01", "2026-1-1", "2026-12-1", "2026-02-30", "2026-02-29", "2026-00-10", "20261201", "2026/12/01",
-     "01-12-2026", "2026-12-01T00:00:00", "2026-12-01 ", "", "tomorrow"],
+    [
+        "2026-13-01",
+        "2026-1-1",
+        "2026-12-1",
+        "2026-02-30",
+        "2026-02-29",
+        "2026-00-10",
+        "20261201",
+        "2026/12/01",
+        "01-12-2026",
+        "2026-12-01T00:00:00",
+        "2026-12-01 ",
+        "",
+        "tomorrow",
+    ],
 )
 def test_invalid_dates_rejected(date: str) -> None:
     assert "invoice_date" in bad_fields(rejected(RecordIn, {"amount": "1.00", "invoice_date": date}))
@@ -191,6 +228,7 @@ def test_iso_week_date_rejected() -> None:
 
 
 # --- ids -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("id_", ["SO-1001", "a", "A_b.c-9", "x" * 64])
 def test_valid_ids_accepted(id_: str) -> None:
@@ -211,6 +249,7 @@ def test_customer_name_required() -> None:
 
 # --- currency --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("currency", ["USD", "JPY", "KWD", "EUR"])
 def test_supported_currency_accepted(currency: str) -> None:
     assert JobIn.model_validate_json(json.dumps(job(currency=currency))).currency == currency
@@ -222,6 +261,7 @@ def test_unsupported_currency_rejected(currency: str) -> None:
 
 
 # --- lines -----------------------------------------------------------------------------------------
+
 
 def test_duplicate_line_ids_rejected() -> None:
     err = rejected(JobIn, job(lines=[line(line_id="1"), line(line_id="2"), line(line_id="1")]))
@@ -263,14 +303,22 @@ def test_unit_price_negative_or_too_precise_rejected(price: str) -> None:
 
 # --- settings --------------------------------------------------------------------------------------
 
+
 def test_settings_partial_update_accepted() -> None:
     s = SettingsIn.model_validate_json('{"accounts": {"revenue": "4100"}}')
     assert s.accounts is not None
     assert (s.accounts.revenue, s.accounts.receivable, s.auto_invoice_on_shipment) == ("4100", None, None)
 
 
-@pytest.mark.parametrize("body", [{"auto_invoice_on_shipment": "yes"}, {"auto_invoice_on_shipment": 1},
-                                  {"accounts": {"revenue": 4000}}, {"accounts": {"revenue": ""}},
-                                  {"accounts": {"revenue": "40 00"}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"auto_invoice_on_shipment": "yes"},
+        {"auto_invoice_on_shipment": 1},
+        {"accounts": {"revenue": 4000}},
+        {"accounts": {"revenue": ""}},
+        {"accounts": {"revenue": "40 00"}},
+    ],
+)
 def test_settings_invalid_values_rejected(body: dict[str, Any]) -> None:
     rejected(SettingsIn, body)

@@ -17,16 +17,14 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-
 DecimalString = Annotated[str, Field(min_length=1, max_length=32, examples=["2500.00"])]
 Text = Annotated[str, Field(max_length=500)]
 LongText = Annotated[str, Field(max_length=4000)]
-DateString = Annotated[str, Field(examples=["2026-12-01"], description="YYYY-MM-DD")]
 AccountCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
-__all__ = ["FinalIn", "JobIn", "LineIn", "RecordIn", "SettingsIn", "is_date"]
+__all__ = ["Date", "FinalIn", "Id", "JobIn", "LineIn", "Quantity", "RecordIn", "SettingsIn"]
+AMOUNT_DECIMALS_MAX = 12  # before the job's currency is known; its minor unit is checked in ``service``
 
 
-def _check_date(value: str | None) -> str | None:
-    if value is None:
-        return None
+def _date(value: str) -> str:
     if not is_date(value):
         raise ValueError("must be a date YYYY-MM-DD")
     return value
@@ -42,8 +40,21 @@ def _positive(value: str, places: int, what: str, allow_zero: bool = False) -> s
     return value
 
 
+def _percent(value: str) -> str:
+    _positive(value, PERCENT_DECIMALS, "percent")
+    if parse_decimal(value, PERCENT_DECIMALS) > 100:
+        raise ValueError("percent must be at most 100")
+    return value
+
+
+Date = Annotated[str, Field(examples=["2026-12-01"], description="YYYY-MM-DD"), AfterValidator(_date)]
 # A quantity (job lines and shipped lines): a decimal string > 0 with at most 4 decimals.
 Quantity = Annotated[DecimalString, AfterValidator(lambda v: _positive(v, QUANTITY_DECIMALS, "quantity"))]
+UnitPrice = Annotated[
+    DecimalString, AfterValidator(lambda v: _positive(v, UNIT_PRICE_DECIMALS, "unit_price", allow_zero=True))
+]
+Amount = Annotated[DecimalString, AfterValidator(lambda v: _positive(v, AMOUNT_DECIMALS_MAX, "amount"))]
+Percent = Annotated[DecimalString, AfterValidator(_percent)]
 
 
 class LineIn(BaseModel):
@@ -52,12 +63,7 @@ class LineIn(BaseModel):
     item_code: Annotated[str, Field(min_length=1, max_length=64)]
     description: Text = ""
     quantity: Quantity
-    unit_price: DecimalString
-
-    @field_validator("unit_price")
-    @classmethod
-    def _unit_price(cls, v: str) -> str:
-        return _positive(v, UNIT_PRICE_DECIMALS, "unit_price", allow_zero=True)
+    unit_price: UnitPrice
 
 
 class JobIn(BaseModel):
@@ -90,34 +96,13 @@ class RecordIn(BaseModel):
     """A progress billing record: exactly one of ``amount`` or ``percent`` (R1)."""
 
     model_config = _STRICT
-    invoice_date: DateString | None = None
+    invoice_date: Date | None = None
     title: Text = ""
     description: LongText = ""
     item_description: Text = ""
-    amount: DecimalString | None = None
-    percent: DecimalString | None = None
+    amount: Amount | None = None
+    percent: Percent | None = None
     schedule: bool = False
-
-    @field_validator("invoice_date")
-    @classmethod
-    def _date(cls, v: str | None) -> str | None:
-        return _check_date(v)
-
-    @field_validator("amount")
-    @classmethod
-    def _amount(cls, v: str | None) -> str | None:
-        # Decimal places are checked against the job's currency once the job is read.
-        return None if v is None else _positive(v, 12, "amount")
-
-    @field_validator("percent")
-    @classmethod
-    def _percent(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        _positive(v, PERCENT_DECIMALS, "percent")
-        if parse_decimal(v, PERCENT_DECIMALS) > 100:
-            raise ValueError("percent must be at most 100")
-        return v
 
     @model_validator(mode="after")
     def _one_of(self) -> RecordIn:
@@ -128,14 +113,9 @@ class RecordIn(BaseModel):
 
 class FinalIn(BaseModel):
     model_config = _STRICT
-    invoice_date: DateString | None = None
+    invoice_date: Date | None = None
     title: Text = ""
     description: LongText = ""
-
-    @field_validator("invoice_date")
-    @classmethod
-    def _date(cls, v: str | None) -> str | None:
-        return _check_date(v)
 
 
 class AccountsIn(BaseModel):

@@ -1,0 +1,299 @@
+"""The documents the service stores and answers with, typed: statuses as ``StrEnum``s, invoices,
+journal entries, shipments, records and jobs as ``TypedDict``s.
+
+A document is stored as a DynamoDB map and sent as JSON exactly as it is, so its typed form is a
+``TypedDict``: mypy checks every field where a document is built or read, at no cost at run time
+(the automation and the shipments function import this module and must start fast), and the same
+classes are the response schemas of the OpenAPI document (``billing.routes``). Amounts, quantities
+and percents are decimal strings with the currency's minor-unit decimals (docs/rules.md, R10).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, NotRequired
+
+# pydantic (which builds the OpenAPI schemas from these) needs typing_extensions' TypedDict before 3.12.
+from typing_extensions import TypedDict
+
+
+class Kind(StrEnum):
+    ORDER = "order"
+    PROJECT = "project"
+
+
+# The path segment of each kind: ``/orders/...``, ``/projects/...``.
+SEGMENTS: dict[Kind, str] = {Kind.ORDER: "orders", Kind.PROJECT: "projects"}
+KIND_OF_SEGMENT: dict[str, Kind] = {segment: kind for kind, segment in SEGMENTS.items()}
+
+
+class JobStatus(StrEnum):
+    OPEN = "open"
+    FINALIZED = "finalized"
+
+
+class RecordStatus(StrEnum):
+    PENDING = "pending"
+    INVOICED = "invoiced"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class InvoiceType(StrEnum):
+    DEPOSIT = "deposit"
+    SHIPMENT = "shipment"
+    FINAL = "final"
+
+
+class ShipmentStatus(StrEnum):
+    """What a recorded shipment became (R8)."""
+
+    INVOICED = "invoiced"
+    NOT_INVOICED = "not_invoiced"
+    REJECTED = "rejected"
+
+
+class ShipmentReason(StrEnum):
+    AUTO_INVOICE_OFF = "auto_invoice_off"
+    JOB_FINALIZED = "job_finalized"
+    PROGRESS_BILLING = "progress_billing"
+    UNKNOWN_ORDER = "unknown_order"
+    UNKNOWN_LINE = "unknown_line"
+    OVER_SHIPMENT = "over_shipment"
+    INVALID = "invalid"
+
+
+class MessageOutcome(StrEnum):
+    """What processing one SQS shipment message did: a recorded status, or nothing recorded."""
+
+    INVOICED = "invoiced"
+    NOT_INVOICED = "not_invoiced"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"  # the shipment id was recorded already (a redelivery)
+    UNPARSEABLE = "unparseable"  # not JSON, or no usable shipment_id: logged and acknowledged
+
+
+class RunOutcome(StrEnum):
+    """What the automation did with one due record (R4, R6)."""
+
+    INVOICED = "invoiced"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # no longer pending: invoiced by another run, or cancelled
+
+
+# ---- jobs and records ----------------------------------------------------------------------------
+
+
+class JobLineDoc(TypedDict):
+    line_id: str
+    item_code: str
+    description: str
+    quantity: str
+    unit_price: str
+    amount: str
+    shipped_quantity: str  # every recorded shipment, invoiced or not
+    billed_quantity: str  # shipped quantities billed by shipment invoices
+    billed_amount: str  # revenue billed by shipment invoices (R7)
+
+
+class JobBilling(TypedDict):
+    deposits_billed: str
+    shipments_billed: str
+    final_billed: str
+    billed_to_date: str
+    deposit_balance: str  # deposits still held as a liability
+    pending_scheduled: str
+    remaining: str
+    percent_billed: str
+    deposit_invoice_count: int
+
+
+class JobDoc(TypedDict):
+    kind: Kind
+    id: str
+    customer_id: str
+    customer_name: str
+    currency: str
+    lines: list[JobLineDoc]
+    total: str
+    status: JobStatus
+    created_at: str
+    finalized_at: str | None
+    final_invoice_id: str | None
+    billing: JobBilling
+
+
+class RecordDoc(TypedDict):
+    record_id: str
+    kind: Kind
+    job_id: str
+    status: RecordStatus
+    schedule: bool  # created with "schedule": true (R4), invoiced by the automation
+    invoice_date: str
+    amount: str
+    percent: str | None  # R1: the amount was fixed from this percent of the job total
+    currency: str
+    title: str
+    description: str
+    item_description: str
+    invoice_id: str | None
+    failure_reason: str | None  # why the automation could not invoice it (R6)
+    created_at: str
+    updated_at: str | None
+
+
+# ---- invoices and the ledger ---------------------------------------------------------------------
+
+
+class InvoiceLine(TypedDict):
+    code: str
+    description: str
+    quantity: str
+    unit_price: str
+    amount: str
+    line_id: NotRequired[str]  # the job line billed (shipment and final invoices)
+    percent: NotRequired[str | None]  # a deposit line's percent (R2)
+    reverses_invoice_id: NotRequired[str]  # a final invoice's deposit reversal (R7)
+
+
+class BillingBlock(TypedDict):
+    job_total: str
+    billed_before: str
+    this_invoice: str
+    billed_to_date: str
+    remaining: str
+    revenue_recognized: NotRequired[str]  # final invoices
+    deposits_reversed: NotRequired[str]  # final invoices
+
+
+class InvoiceDoc(TypedDict):
+    invoice_id: str
+    number: str
+    type: InvoiceType
+    kind: Kind
+    job_id: str
+    customer_id: str
+    customer_name: str
+    invoice_date: str
+    title: str
+    description: str
+    currency: str
+    lines: list[InvoiceLine]
+    total: str
+    journal_entry_id: str
+    billing: BillingBlock
+    issued_at: str
+    record_id: NotRequired[str]  # deposit invoices
+    shipment_id: NotRequired[str]  # shipment invoices
+    cancelled_record_ids: NotRequired[list[str]]  # final invoices: the pending records it cancelled
+
+
+class EntryLine(TypedDict):
+    account: str
+    account_name: str
+    debit: str
+    credit: str
+
+
+class JournalEntryDoc(TypedDict):
+    entry_id: str
+    date: str
+    invoice_id: str
+    currency: str
+    lines: list[EntryLine]
+    total_debit: str
+    total_credit: str
+
+
+class AccountBalance(TypedDict):
+    account: str
+    account_name: str
+    currency: str
+    debit: str
+    credit: str
+    balance: str
+
+
+class CurrencyTotal(TypedDict):
+    currency: str
+    debit: str
+    credit: str
+    balanced: bool
+
+
+class TrialBalanceDoc(TypedDict):
+    accounts: list[AccountBalance]
+    totals: list[CurrencyTotal]
+
+
+# ---- shipments and settings ----------------------------------------------------------------------
+
+
+class ShipmentDoc(TypedDict):
+    shipment_id: str | None
+    order_id: str | None
+    ship_date: str | None
+    lines: list[Any]  # the shipped lines ({line_id, quantity}); for a rejected one, as the message had them
+    status: ShipmentStatus
+    reason: ShipmentReason | None
+    detail: str | None
+    invoice_id: str | None
+    message_id: str
+    recorded_at: str
+
+
+class AccountsDoc(TypedDict):
+    receivable: str
+    customer_deposits: str
+    revenue: str
+
+
+class SettingsDoc(TypedDict):
+    auto_invoice_on_shipment: bool
+    accounts: AccountsDoc
+    account_names: AccountsDoc
+    updated_at: str | None
+    updated_by: str | None
+
+
+# ---- HTTP answers --------------------------------------------------------------------------------
+
+
+class ErrorInfo(TypedDict):
+    code: str
+    message: str
+    details: list[dict[str, Any]]  # one per bad field: {"field": ..., "message": ...}, or the figures
+
+
+class ErrorBody(TypedDict):
+    error: ErrorInfo
+
+
+class JobPage(TypedDict):
+    items: list[JobDoc]
+    next_token: str | None
+
+
+class RecordList(TypedDict):
+    items: list[RecordDoc]
+
+
+class InvoiceList(TypedDict):
+    items: list[InvoiceDoc]
+
+
+class EntryList(TypedDict):
+    items: list[JournalEntryDoc]
+
+
+class ShipmentList(TypedDict):
+    items: list[ShipmentDoc]
+
+
+class RecordCreated(TypedDict):
+    record: RecordDoc
+    invoice: InvoiceDoc | None
+
+
+class FinalCreated(TypedDict):
+    invoice: InvoiceDoc

@@ -1,0 +1,91 @@
+"""R11: a POST runs once per ``Idempotency-Key``; a repeat gets the first response back, unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from ..config import config
+from ..errors import IdempotencyConflict, ValidationFailed
+from .identity import Resolver, caller
+from .resolver import json_response
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+@lru_cache(maxsize=4)
+def _persistence(table_name: str, region: str, endpoint_url: str | None) -> Any:
+    """Powertools' persistence layer for one table (cached per configuration, built when first used)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    client = None
+    if endpoint_url:
+        import boto3
+
+        client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+
+
+def idempotent(app: Resolver, body: Any, run: Callable[[str | None], tuple[Any, int]]) -> Response[str]:
+    """Run a POST once per ``Idempotency-Key``: a repeat gets the first response back, unchanged.
+
+    The key is scoped to the caller and the route; the same key with another body is 409
+    ``IDEMPOTENCY_CONFLICT``. A request that fails is not remembered, so it can be retried.
+
+    Two layers: Powertools' idempotency table answers repeats without touching the books, and
+    ``run`` gets a token derived from the key that the service writes into the change itself
+    (record id, job), so even a resend after the cache expired, or after a crash between the
+    commit and the response, cannot bill twice.
+    """
+    key = app.current_event.headers.get("idempotency-key")
+    if key is None:
+        payload, status = run(None)
+        return json_response(payload, status)
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+            [{"field": "Idempotency-Key", "message": "1-255 visible ASCII characters"}],
+        )
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    cfg = config()
+    idem_config = IdempotencyConfig(
+        event_key_jmespath="[caller, route, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=cfg.idempotency_ttl_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+    if app.lambda_context is not None:
+        idem_config.register_lambda_context(app.lambda_context)
+
+    request = {
+        "caller": caller(app),
+        "route": f"{app.current_event.http_method} {app.current_event.path}",
+        "key": key,
+        "body": body,
+    }
+    token = hashlib.sha256(json.dumps([request["caller"], request["route"], key]).encode()).hexdigest()
+    store = _persistence(cfg.idempotency_table_name, cfg.region, cfg.endpoint_url)
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=store, config=idem_config)
+    def once(request: dict[str, Any]) -> dict[str, Any]:
+        payload, status = run(token)
+        return {"status": status, "body": payload}
+
+    try:
+        result = once(request=request)
+    except IdempotencyValidationError:
+        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body") from None
+    except IdempotencyAlreadyInProgressError:
+        raise IdempotencyConflict("a request with this Idempotency-Key is still in progress") from None
+    return json_response(result["body"], int(result["status"]), {"Idempotent-Replay": "false"})

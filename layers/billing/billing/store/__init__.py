@@ -1,0 +1,45 @@
+"""All DynamoDB access: one table, single-table design, through pynamodb.
+
+``items`` holds the item models and every key; ``commit`` the one transactional write every change to
+the books goes through; ``queries`` the reads. Business code imports this package, never pynamodb.
+"""
+
+from .commit import Change, commit, put_rejected_shipment
+from .items import bind
+from .queries import (
+    JobPartition,
+    Snapshot,
+    get_invoice,
+    get_job,
+    get_record,
+    get_settings,
+    get_shipment,
+    list_jobs,
+    pending_due,
+    put_settings,
+    read_for_change,
+    read_job_and_record,
+    read_job_partition,
+    trial_balance,
+)
+
+__all__ = [
+    "Change",
+    "JobPartition",
+    "Snapshot",
+    "bind",
+    "commit",
+    "get_invoice",
+    "get_job",
+    "get_record",
+    "get_settings",
+    "get_shipment",
+    "list_jobs",
+    "pending_due",
+    "put_rejected_shipment",
+    "put_settings",
+    "read_for_change",
+    "read_job_and_record",
+    "read_job_partition",
+    "trial_balance",
+]

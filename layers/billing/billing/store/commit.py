@@ -1,0 +1,175 @@
+"""Every change to the books is ONE ``TransactWriteItems`` (``commit``) conditioned on the job's
+``version`` and on the counter value that was read, so a crash leaves all or nothing and two
+concurrent writers cannot both pass a check made on the same state: the loser gets ``Conflict``
+and the service re-reads and tries again (docs/rules.md, R4, R6, R9, R13).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from ..books import Issued, Posting
+from ..documents import RecordStatus, ShipmentDoc
+from ..errors import AlreadyExists, Conflict, RecordExists
+from ..model import Job, Record
+from .items import (
+    COUNTER_KEY,
+    BalanceItem,
+    CounterItem,
+    EntryItem,
+    InvoiceItem,
+    JobItem,
+    Owned,
+    RecordItem,
+    ShipmentItem,
+    balance_key,
+    bind,
+    connection,
+    invoice_key,
+    job_item,
+    job_key,
+    record_item,
+    record_key,
+    shipment_guard_key,
+    stored,
+)
+
+# Cancellation reasons that mean "another writer changed something first": re-read and retry.
+_RACES = ("TransactionCanceledException", "TransactionConflictException")
+_STILL_PENDING = RecordItem.status == RecordStatus.PENDING.value
+
+
+@dataclass
+class Change:
+    """One atomic change to the books: written by ``commit`` in a single transaction."""
+
+    job: Job  # the job as it should be after the change (``version`` still the one read)
+    new_job: bool = False
+    records: list[Record] = field(default_factory=list)  # records to write
+    new_record_ids: set[str] = field(default_factory=set)  # of those, the ones that must not exist yet
+    issued: Issued | None = None
+    counter_read: int | None = None  # the counter value the invoice number was taken from
+    shipment: ShipmentDoc | None = None  # a shipment to record (guarded by its id)
+    cancel_record_ids: list[str] = field(default_factory=list)  # pending records the change cancels
+    cancelled_at: str = ""
+
+
+def commit(change: Change) -> None:
+    """Write a ``Change`` as one TransactWriteItems; raise ``Conflict`` if anything moved meanwhile.
+
+    ``AlreadyExists`` for a new job that exists, ``RecordExists`` for a new record or shipment id
+    that an earlier request already wrote (the caller answers with what is stored).
+    """
+    bind()
+    job = change.job
+    expected = job.version
+    job.version = expected + 1
+    labels: list[str] = []  # what each operation of the transaction is, to read cancellation reasons
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            item = job_item(job)
+            tx.save(item, condition=JobItem.pk.does_not_exist() if change.new_job else JobItem.version == expected)
+            labels.append("job")
+            for rec in change.records:
+                new = rec.record_id in change.new_record_ids
+                tx.save(
+                    record_item(rec),
+                    condition=RecordItem.pk.does_not_exist()
+                    if new
+                    else RecordItem.status == RecordStatus.PENDING.value,
+                )
+                labels.append(f"new:{rec.record_id}" if new else "record")
+            for record_id in change.cancel_record_ids:
+                tx.update(
+                    RecordItem(*record_key(job.kind, job.id, record_id)),
+                    actions=[
+                        RecordItem.status.set(RecordStatus.CANCELLED.value),
+                        RecordItem.data["status"].set(RecordStatus.CANCELLED.value),
+                        RecordItem.data["updated_at"].set(change.cancelled_at),
+                        RecordItem.gsi1pk.remove(),
+                        RecordItem.gsi1sk.remove(),
+                    ],
+                    condition=_STILL_PENDING,
+                )
+                labels.append("record")
+            if change.issued is not None:
+                labels += _issue(tx, job, change.issued, change.counter_read)
+            if change.shipment is not None:
+                labels += _record_shipment(tx, change.shipment, job.kind, job.id)
+    except TransactWriteError as e:
+        job.version = expected
+        reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
+        failed = [label for label, code in zip(labels, reasons, strict=False) if code == "ConditionalCheckFailed"]
+        if change.new_job and "job" in failed:
+            raise AlreadyExists(f"{job.kind} {job.id} already exists") from None
+        for label in failed:
+            if label.startswith("new:"):
+                raise RecordExists(label[4:]) from None
+        if e.cause_response_code in _RACES:
+            raise Conflict(f"{job.kind} {job.id} changed concurrently: {reasons}") from None
+        raise
+
+
+def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None) -> list[str]:
+    number = int(issued.invoice_id.split("-")[1])
+    tx.update(
+        CounterItem(*COUNTER_KEY),
+        actions=[CounterItem.value.set(number), CounterItem.type.set(CounterItem)],
+        condition=(CounterItem.pk.does_not_exist() if counter_read is None else CounterItem.value == counter_read),
+    )
+    doc = issued.invoice
+    for key in (job_key(job.kind, job.id, Owned.INVOICE, issued.invoice_id), invoice_key(issued.invoice_id)):
+        tx.save(InvoiceItem(*key, data=stored(doc)), condition=InvoiceItem.pk.does_not_exist())
+    tx.save(
+        EntryItem(*job_key(job.kind, job.id, Owned.ENTRY, issued.entry["entry_id"]), data=stored(issued.entry)),
+        condition=EntryItem.pk.does_not_exist(),
+    )
+    for p in issued.postings:
+        _post(tx, p)
+    return ["counter", "invoice", "invoice", "entry"] + ["balance"] * len(issued.postings)
+
+
+def _post(tx: TransactWrite, p: Posting) -> None:
+    tx.update(
+        BalanceItem(*balance_key(p.currency, p.account)),
+        actions=[
+            BalanceItem.debit.add(p.debit),
+            BalanceItem.credit.add(p.credit),
+            BalanceItem.account.set(p.account),
+            BalanceItem.account_name.set(p.account_name),
+            BalanceItem.currency.set(p.currency),
+            BalanceItem.type.set(BalanceItem),
+        ],
+    )
+
+
+def _record_shipment(tx: TransactWrite, shipment: ShipmentDoc, kind: str | None, order_id: str | None) -> list[str]:
+    """The shipment's guard (its id is recorded once, R8) and, when its order exists, its copy there."""
+    sid = str(shipment["shipment_id"])
+    tx.save(ShipmentItem(*shipment_guard_key(sid), data=stored(shipment)), condition=ShipmentItem.pk.does_not_exist())
+    if kind is None or order_id is None:
+        return [f"new:{sid}"]
+    tx.save(
+        ShipmentItem(*job_key(kind, order_id, Owned.SHIPMENT, sid), data=stored(shipment)),
+        condition=ShipmentItem.pk.does_not_exist(),
+    )
+    return [f"new:{sid}", "shipment"]
+
+
+def put_rejected_shipment(shipment: ShipmentDoc, order_kind: str | None) -> bool:
+    """Record a rejected shipment once (guard + copy under its order when the order exists).
+
+    Returns False if the shipment id was already recorded.
+    """
+    bind()
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            _record_shipment(tx, shipment, order_kind, shipment["order_id"])
+    except TransactWriteError as e:
+        if e.cause_response_code == "TransactionCanceledException":
+            return False
+        raise
+    return True

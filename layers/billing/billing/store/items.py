@@ -1,0 +1,287 @@
+"""The table's items (pynamodb models) and every key of the single-table design, built here only.
+
+Keys (``pk`` / ``sk``)::
+
+    JOB#<kind>#<id>   #JOB               the job (aggregate: totals, deposits, pending, version)
+                      REC#<record_id>    progress billing records
+                      INV#<invoice_id>   invoices of the job
+                      JE#<entry_id>      journal entries of the job
+                      SHIP#<shipment_id> shipments of an order
+    INVOICE#<id>      #INVOICE           copy of an immutable invoice, for GET /invoices/{id}
+    SHIPMENT#<id>     #SHIPMENT          shipment guard: a shipment id is recorded once (R8)
+    COUNTER           INVOICE            the invoice number counter (R13)
+    SETTINGS          #SETTINGS          settings
+    LEDGER            BAL#<cur>#<acct>   running debit/credit per account and currency
+
+Indexes: ``PendingByDate`` (sparse: only pending scheduled records carry ``gsi1pk``), queried by the
+automation for ``invoice_date <= business date``; ``JobsByKind`` for ``GET /{kind}``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pynamodb.attributes import (
+    Attribute,
+    DiscriminatorAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ..config import config
+from ..documents import RecordStatus
+from ..model import Job, Record
+
+Key = tuple[str, str]
+
+# ---- keys ----------------------------------------------------------------------------------------
+
+JOB_SK = "#JOB"
+COUNTER_KEY: Key = ("COUNTER", "INVOICE")
+SETTINGS_KEY: Key = ("SETTINGS", "#SETTINGS")
+LEDGER_PK, BALANCE_PREFIX = "LEDGER", "BAL#"
+PENDING_PARTITION = "PENDING"  # the sparse index's one partition
+
+
+class Owned(StrEnum):
+    """The sort-key prefix of each kind of item a job owns in its partition."""
+
+    RECORD = "REC#"
+    INVOICE = "INV#"
+    ENTRY = "JE#"
+    SHIPMENT = "SHIP#"
+
+
+def job_pk(kind: str, job_id: str) -> str:
+    return f"JOB#{kind}#{job_id}"
+
+
+def job_key(kind: str, job_id: str, owned: Owned | None = None, item_id: str = "") -> Key:
+    """The job's own item, or with ``owned`` and ``item_id`` one of the items in its partition."""
+    return job_pk(kind, job_id), JOB_SK if owned is None else f"{owned.value}{item_id}"
+
+
+def record_key(kind: str, job_id: str, record_id: str) -> Key:
+    return job_key(kind, job_id, Owned.RECORD, record_id)
+
+
+def invoice_key(invoice_id: str) -> Key:
+    """The stack-wide copy of an invoice, read by id alone."""
+    return f"INVOICE#{invoice_id}", "#INVOICE"
+
+
+def shipment_guard_key(shipment_id: str) -> Key:
+    """The stack-wide record that a shipment id was processed (R8: once, whatever SQS redelivers)."""
+    return f"SHIPMENT#{shipment_id}", "#SHIPMENT"
+
+
+def balance_key(currency: str, account: str) -> Key:
+    return LEDGER_PK, f"{BALANCE_PREFIX}{currency}#{account}"
+
+
+def pending_sort_key(rec: Record) -> str:
+    """``PendingByDate``'s sort key: by invoice date first, so due records are one range."""
+    return f"{rec.invoice_date}#{rec.kind}#{rec.job_id}#{rec.record_id}"
+
+
+def pending_due_bound(business_date: str) -> str:
+    """Every pending sort key of a record due on or before ``business_date`` is below this."""
+    return f"{business_date}#~"
+
+
+def jobs_key(kind: str, status: str = "", job_id: str = "") -> Key:
+    """``JobsByKind``'s keys: one partition per kind, sorted by status then id (a status alone: its prefix)."""
+    return f"JOBS#{kind}", f"{status}#{job_id}" if status else ""
+
+
+# ---- models --------------------------------------------------------------------------------------
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """A DynamoDB number read and written as Decimal (pynamodb's NumberAttribute goes through float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return format(value, "f")
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+class PendingByDate(GlobalSecondaryIndex["RecordItem"]):
+    class Meta:
+        index_name = "PendingByDate"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class JobsByKind(GlobalSecondaryIndex["JobItem"]):
+    class Meta:
+        index_name = "JobsByKind"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Item(Model):
+    class Meta:
+        table_name = "progress-billing"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    type = DiscriminatorAttribute()
+    data = MapAttribute[str, Any](null=True)
+
+
+class JobItem(Item, discriminator="job"):
+    kind = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    version = NumberAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    jobs_by_kind = JobsByKind()
+
+
+class RecordItem(Item, discriminator="record"):
+    status = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    pending_by_date = PendingByDate()
+
+
+class InvoiceItem(Item, discriminator="invoice"):
+    pass
+
+
+class EntryItem(Item, discriminator="entry"):
+    pass
+
+
+class ShipmentItem(Item, discriminator="shipment"):
+    pass
+
+
+class CounterItem(Item, discriminator="counter"):
+    value = NumberAttribute()
+
+
+class SettingsItem(Item, discriminator="settings"):
+    pass
+
+
+class BalanceItem(Item, discriminator="balance"):
+    account = UnicodeAttribute()
+    account_name = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    debit = DecimalAttribute()
+    credit = DecimalAttribute()
+
+
+MODELS = (Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, CounterItem, SettingsItem, BalanceItem)
+_bound: tuple[str, str, str | None] | None = None
+
+
+def bind() -> None:
+    """Point the models at the configured table, region and endpoint (once per process).
+
+    Every model and every transaction shares ONE pynamodb connection, hence one botocore session
+    and client: pynamodb would otherwise give each model class its own, and each ``Connection()``
+    builds a new botocore session and client (service model files loaded again) when first used,
+    which costs tens of milliseconds on every cold start per model used, and on every commit.
+    """
+    global _bound
+    cfg = config()
+    want = (cfg.table_name, cfg.region, cfg.endpoint_url)
+    if _bound == want:
+        return
+    for cls in MODELS:
+        cls.Meta.table_name = cfg.table_name
+        cls.Meta.region = cfg.region
+        cls.Meta.host = cfg.endpoint_url  # type: ignore[attr-defined]
+        cls._connection = None
+    # The models are one table (discriminator subclasses of ``Item``): the same keys and indexes.
+    shared = Item._get_connection()
+    for cls in MODELS:
+        cls._connection = shared
+    _bound = want
+
+
+def connection() -> Connection:
+    bind()
+    return Item._get_connection().connection
+
+
+def stored(doc: Any) -> Any:
+    """A document as a raw map attribute takes it: plain ``str`` for the ``StrEnum`` values (pynamodb
+    serializes a raw map by the exact type of each value)."""
+    if isinstance(doc, dict):
+        return {k: stored(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [stored(v) for v in doc]
+    if isinstance(doc, str) and type(doc) is not str:
+        return str(doc.value) if isinstance(doc, StrEnum) else str(doc)
+    return doc
+
+
+def plain(value: Any) -> dict[str, Any]:
+    """A raw ``MapAttribute`` (and what it nests) as plain dicts and lists."""
+    if value is None:
+        return {}
+    out: dict[str, Any] = _plain_value(value)
+    return out
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, MapAttribute):
+        return {k: _plain_value(v) for k, v in value.attribute_values.items()}
+    if isinstance(value, dict):
+        return {k: _plain_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_value(v) for v in value]
+    return value
+
+
+# ---- domain <-> items ----------------------------------------------------------------------------
+
+
+def job_from_item(it: JobItem) -> Job:
+    return Job.from_state(it.kind, it.job_id, it.currency, it.status, int(it.version), plain(it.data))
+
+
+def job_item(job: Job) -> JobItem:
+    return JobItem(
+        *job_key(job.kind, job.id),
+        kind=job.kind,
+        job_id=job.id,
+        status=job.status,
+        currency=job.currency,
+        version=job.version,
+        data=stored(job.state()),
+        gsi2pk=jobs_key(job.kind)[0],
+        gsi2sk=jobs_key(job.kind, job.status, job.id)[1],
+    )
+
+
+def record_item(rec: Record) -> RecordItem:
+    pending = rec.status == RecordStatus.PENDING
+    return RecordItem(
+        *record_key(rec.kind, rec.job_id, rec.record_id),
+        status=rec.status,
+        data=stored(rec.to_api()),
+        gsi1pk=PENDING_PARTITION if pending else None,
+        gsi1sk=pending_sort_key(rec) if pending else None,
+    )

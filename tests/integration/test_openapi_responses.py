@@ -1,0 +1,104 @@
+"""A client generated from docs/openapi.json can read every answer: real responses of a whole job's
+life (deposits, schedule, cancel, shipments, settings, final invoice, errors) validate against the
+committed document's schema for their route and status, with no field the document does not declare.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from local import cfn
+from local.fixtures import CLERK, order_body, ship, shipment_message
+
+DOC = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+
+
+def _closed(node: Any) -> Any:
+    """The schema with every object closed (``additionalProperties: false``): undeclared fields fail."""
+    if isinstance(node, dict):
+        out = {k: _closed(v) for k, v in node.items()}
+        if out.get("type") == "object" and "properties" in out:
+            out.setdefault("additionalProperties", False)
+        return out
+    if isinstance(node, list):
+        return [_closed(v) for v in node]
+    return node
+
+
+COMPONENTS = _closed(DOC["components"])
+checked: list[tuple[str, str, int]] = []
+
+
+def conforms(method: str, path: str, result: Any) -> Any:
+    """Assert that ``result`` is declared for its route and status, and matches that schema."""
+    found = cfn.find_route(method, path)
+    assert found is not None, (method, path)
+    operation = DOC["paths"][found[0].path][method.lower()]
+    answer = operation["responses"].get(str(result.status))
+    assert answer is not None, f"{method} {found[0].path} answered {result.status}, which the document does not list"
+    schema = {"$ref": answer["content"]["application/json"]["schema"]["$ref"], "components": COMPONENTS}
+    body = result.json()
+    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=str)
+    assert not errors, f"{method} {path} {result.status}: {errors[0].message} at {list(errors[0].absolute_path)}"
+    checked.append((method, found[0].path, result.status))
+    return body
+
+
+@pytest.mark.parametrize("kind", ["orders", "projects"])
+def test_every_answer_of_a_job_matches_the_published_schema(client, kind):
+    def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return conforms(method, path, client.request(method, path, body, **kw))
+
+    job = f"/{kind}/J-1"
+    call("POST", f"/{kind}", order_body("J-1"))
+    call("GET", f"/{kind}")
+    call("GET", job)
+    call("POST", f"{job}/progress-billings", {"amount": "100.00", "title": "Deposit"})
+    call("POST", f"{job}/progress-billings", {"percent": "12.5"}, headers={"Idempotency-Key": "k-1"})
+    scheduled = call(
+        "POST", f"{job}/progress-billings", {"amount": "50.00", "schedule": True, "invoice_date": "2027-01-15"}
+    )
+    call("POST", f"{job}/progress-billings", {"amount": "25.00", "schedule": True, "invoice_date": "2027-02-15"})
+    call("DELETE", f"{job}/progress-billings/{scheduled['record']['record_id']}")
+    call("GET", f"{job}/progress-billings")
+    final = call("POST", f"{job}/final-invoice", {"title": "Final"})
+    call("GET", f"{job}/invoices")
+    call("GET", f"{job}/ledger")
+    call("GET", f"/invoices/{final['invoice']['invoice_id']}")
+    call("GET", "/ledger/trial-balance")
+    # errors: each in the ErrorBody shape, under a status the operation lists
+    call("GET", f"/{kind}/NOPE")
+    call("POST", f"{job}/progress-billings", {"amount": "1.00"})  # 409 JOB_FINALIZED
+    call("POST", f"/{kind}", order_body("J-1"))  # 409 ALREADY_EXISTS
+    call("POST", f"/{kind}", {"id": "J-2"})  # 422
+    call("POST", f"/{kind}/J-3/progress-billings", raw="{not json")  # 400
+    call("GET", f"/{kind}", claims=None)  # 401
+    call("GET", f"/{kind}", query="next_token=%%%")  # 400
+    assert {status for _, _, status in checked} >= {200, 201, 400, 401, 404, 409, 422}
+
+
+def test_shipments_settings_and_refusals_match_the_published_schema(client):
+    def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return conforms(method, path, client.request(method, path, body, **kw))
+
+    call("GET", "/settings")
+    call("PUT", "/settings", {"auto_invoice_on_shipment": True})
+    call("PUT", "/settings", {"auto_invoice_on_shipment": False}, claims=CLERK)  # 403
+    call("POST", "/orders", order_body("SO-S"))
+    ship(
+        shipment_message("SH-1", "SO-S"),
+        shipment_message("SH-2", "SO-S", lines=[{"line_id": "9", "quantity": "1"}]),
+        "not json",
+    )
+    shipments = call("GET", "/orders/SO-S/shipments")["items"]
+    assert sorted(s["status"] for s in shipments) == ["invoiced", "rejected"]
+    invoice = next(s["invoice_id"] for s in shipments if s["invoice_id"])
+    assert call("GET", f"/invoices/{invoice}")["type"] == "shipment"
+    call("POST", "/orders/SO-S/final-invoice")
+    call("GET", "/orders/SO-S/ledger")
+    call("GET", "/ledger/trial-balance")
