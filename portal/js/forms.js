@@ -1,0 +1,124 @@
+/* Forms: API errors in plain words next to the form, busy buttons, the POST of a form with its
+ * Idempotency-Key, and the generic confirmation dialog. */
+
+import { api, forgetKey, keyFor } from "./api.js";
+import { $, capitalize, h } from "./dom.js";
+
+const FIELD_LABELS = {
+  invoice_date: "Invoice date", title: "Title", description: "Description",
+  item_description: "Item description", amount: "Amt/Pct (amount)", percent: "Amt/Pct (percent)",
+  schedule: "Schedule", body: "Request", id: "Job ID", customer_id: "Customer ID",
+  customer_name: "Customer name", currency: "Currency", lines: "Lines",
+  "Idempotency-Key": "Idempotency key",
+};
+
+function fieldLabel(field) {
+  const line = /^lines\[(\d+)\]\.(\w+)$/.exec(field || "");
+  if (line) return `Line ${Number(line[1]) + 1} ${line[2].replace(/_/g, " ")}`;
+  return FIELD_LABELS[field] || field || "Request";
+}
+
+function plainMessage(err, noun, currency) {
+  const detail = err.details[0] || {};
+  switch (err.code) {
+    case "OVERBILLING":
+      if (detail.available !== undefined) {
+        return `This would bill more than the ${noun} total. At most ${detail.available} ${currency} can ` +
+          `still be billed (total ${detail.job_total}, already billed or scheduled ${detail.committed}).`;
+      }
+      return capitalize(err.message);
+    case "JOB_FINALIZED":
+      return `This ${noun} is finalized: its final invoice was issued, so nothing more can be billed.`;
+    case "NOT_PENDING":
+      return "Only a pending record can be cancelled; this one was already invoiced or closed.";
+    case "VALIDATION_ERROR":
+      return "Please correct the highlighted fields:";
+    case "IDEMPOTENCY_CONFLICT":
+      return "This request was already sent with other values. Please send it again.";
+    case "ALREADY_EXISTS":
+      return `${capitalize(err.message)}. Choose another ID.`;
+    case "BUSY":
+      return "Someone else is changing this job right now. Please try again in a moment.";
+    case "UNAUTHORIZED":
+      return "You are not signed in (the service needs a valid token).";
+    case "FORBIDDEN":
+      return "You are not allowed to do this.";
+    default:
+      return capitalize(err.message);
+  }
+}
+
+/** Show an API error in a form's error box and mark the fields it names. */
+export function showFormError(box, form, err, noun, currency) {
+  clearFormError(box, form);
+  const children = [h("strong", {}, plainMessage(err, noun, currency))];
+  if (err.code === "VALIDATION_ERROR" && err.details.length) {
+    children.push(h("ul", {}, err.details.map((d) => h("li", {}, `${fieldLabel(d.field)}: ${d.message}`))));
+  }
+  box.replaceChildren(...children);
+  box.hidden = false;
+  for (const d of err.details) markField(form, d.field);
+}
+
+function markField(form, field) {
+  if (!field) return;
+  let input = form.querySelector(`[data-field="${CSS.escape(field)}"]`);
+  if (!input && (field === "amount" || field === "percent")) input = form.querySelector('[data-field="value"]');
+  if (input) input.setAttribute("aria-invalid", "true");
+}
+
+export function clearFormError(box, form) {
+  box.hidden = true;
+  box.replaceChildren();
+  form.querySelectorAll('[aria-invalid="true"]').forEach((el) => el.removeAttribute("aria-invalid"));
+}
+
+export function localError(box, form, message, field) {
+  clearFormError(box, form);
+  box.replaceChildren(h("strong", {}, message));
+  box.hidden = false;
+  markField(form, field);
+}
+
+/** Typing in a field clears its error outline. */
+export function clearInvalidOnInput(form) {
+  form.addEventListener("input", (event) => event.target.removeAttribute("aria-invalid"));
+}
+
+function setBusy(form, busy) {
+  form.querySelectorAll("button").forEach((b) => { b.disabled = busy || b.dataset.locked === "true"; });
+  form.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+/**
+ * POST a form's body with the form's Idempotency-Key, its buttons disabled meanwhile. On success the
+ * key is forgotten and ``onSuccess(result)`` is awaited (still busy); an error is shown in ``box``.
+ */
+export async function postForm({ form, box, name, path, body, noun, currency }, onSuccess) {
+  const key = keyFor(name, body);
+  clearFormError(box, form);
+  setBusy(form, true);
+  try {
+    const result = await api("POST", path, body, key);
+    forgetKey(name);
+    await onSuccess(result);
+  } catch (err) {
+    if (err.code === "IDEMPOTENCY_CONFLICT") forgetKey(name);
+    showFormError(box, form, err, noun, currency);
+  } finally {
+    setBusy(form, false);
+  }
+}
+
+/** The confirmation dialog: resolves true when the user confirms. */
+export function confirmAction(title, text, yesLabel) {
+  const dialog = $("#confirm-dialog");
+  $("#confirm-heading").textContent = title;
+  $("#confirm-text").textContent = text;
+  $("#confirm-yes").textContent = yesLabel;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
+  });
+}

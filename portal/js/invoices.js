@@ -1,0 +1,155 @@
+/* Invoices: the job's invoice list, and the selected invoice shown as a document. */
+
+import { api } from "./api.js";
+import { $, capitalize, clear, h } from "./dom.js";
+import { badge, money } from "./format.js";
+import { state } from "./state.js";
+
+const INVOICE_TYPES = { deposit: "Deposit invoice", shipment: "Shipment invoice", final: "Final invoice" };
+
+/** A button that opens an invoice (and scrolls to it), or "—" without one. */
+export function invoiceLink(invoiceId) {
+  if (!invoiceId) return "—";
+  return h("button", {
+    type: "button", class: "link-button mono", "data-invoice": invoiceId,
+    "aria-label": `Open invoice ${invoiceId}`,
+    onclick: (event) => { event.stopPropagation(); openInvoice(invoiceId, true); },
+  }, invoiceId);
+}
+
+export function renderInvoices() {
+  const body = clear($("#invoices-table tbody"));
+  $("#invoices-empty").hidden = state.invoices.length > 0;
+  for (const inv of state.invoices) {
+    body.append(h("tr", {
+      "data-invoice-row": inv.invoice_id, "aria-selected": inv.invoice_id === state.invoiceId ? "true" : "false",
+      onclick: () => openInvoice(inv.invoice_id, false),
+    },
+    h("td", {}, invoiceLink(inv.invoice_id)),
+    h("td", {}, badge(inv.type)),
+    h("td", { class: "nowrap" }, inv.invoice_date),
+    h("td", {}, inv.title || "—"),
+    h("td", { class: "num" }, money(inv.total, inv.currency))));
+  }
+}
+
+/** Open the invoice chosen before the reload, else the latest one, else the placeholder. */
+export function renderOpenInvoice() {
+  const last = state.invoices[state.invoices.length - 1];
+  const open = state.invoiceId || (last ? last.invoice_id : null);
+  if (open) openInvoice(open, false);
+  else renderInvoicePlaceholder();
+}
+
+function markSelectedInvoice() {
+  for (const row of document.querySelectorAll("#invoices-table tbody tr")) {
+    row.setAttribute("aria-selected", row.dataset.invoiceRow === state.invoiceId ? "true" : "false");
+  }
+}
+
+function renderInvoicePlaceholder() {
+  clear($("#invoice-view")).append(h("p", { class: "muted invoice-placeholder" }, "Select an invoice to read it."));
+}
+
+async function openInvoice(invoiceId, scroll) {
+  state.invoiceId = invoiceId;
+  markSelectedInvoice();
+  let invoice = state.invoices.find((inv) => inv.invoice_id === invoiceId);
+  try {
+    invoice = await api("GET", `/invoices/${encodeURIComponent(invoiceId)}`);
+  } catch (err) {
+    if (!invoice) {
+      clear($("#invoice-view")).append(h("p", { class: "form-error" }, capitalize(err.message)));
+      return;
+    }
+  }
+  if (state.invoiceId !== invoiceId) return;
+  renderInvoice(invoice);
+  if (scroll) $("#invoices-section").scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function renderInvoice(inv) {
+  const view = clear($("#invoice-view"));
+  view.setAttribute("aria-label", `Invoice ${inv.number}`);
+  const parts = [
+    invoiceHead(inv),
+    inv.title ? h("p", { class: "invoice-title" }, inv.title) : null,
+    inv.description ? h("p", { class: "invoice-desc" }, inv.description) : null,
+    invoiceLines(inv),
+    h("div", { class: "invoice-bottom" }, invoiceRefs(inv), billingBlock(inv)),
+  ];
+  view.append(...parts.filter(Boolean));
+}
+
+function invoiceHead(inv) {
+  const kindNoun = inv.kind === "order" ? "Order" : "Project";
+  return h("header", { class: "invoice-head" },
+    h("div", {},
+      h("p", { class: "doc-type" }, INVOICE_TYPES[inv.type] || inv.type),
+      h("p", { class: "invoice-number" }, inv.number),
+      h("p", {}, h("span", { class: "muted" }, "Bill to "), inv.customer_name || "",
+        inv.customer_id ? h("span", { class: "muted" }, ` (${inv.customer_id})`) : null)),
+    h("dl", { class: "invoice-meta" },
+      h("dt", {}, "Invoice date"), h("dd", {}, inv.invoice_date),
+      h("dt", {}, kindNoun), h("dd", {}, inv.job_id),
+      h("dt", {}, "Type"), h("dd", {}, badge(inv.type)),
+      h("dt", {}, "Currency"), h("dd", {}, inv.currency)));
+}
+
+function invoiceLines(inv) {
+  const rows = inv.lines.map((line) => invoiceLine(line, inv.currency));
+  return h("table", { class: "table invoice-lines" },
+    h("caption", { class: "visually-hidden" }, `Lines of invoice ${inv.number}`),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Code"), h("th", { scope: "col" }, "Description"),
+      h("th", { scope: "col", class: "num" }, "Qty"), h("th", { scope: "col", class: "num" }, "Unit price"),
+      h("th", { scope: "col", class: "num" }, "Amount"))),
+    h("tbody", {}, rows),
+    h("tfoot", {}, h("tr", {},
+      h("td", { colspan: "4" }, inv.type === "final" ? "Balance due" : "Total"),
+      h("td", { class: "num", "data-total": "" }, money(inv.total, inv.currency)))));
+}
+
+function invoiceLine(line, currency) {
+  const notes = [];
+  if (line.percent !== null && line.percent !== undefined) {
+    notes.push(h("span", { class: "sub" }, `${line.percent}% of the job total`));
+  }
+  if (line.reverses_invoice_id) {
+    notes.push(h("span", { class: "sub reverses" }, "Reverses ", invoiceLink(line.reverses_invoice_id)));
+  }
+  return h("tr", { class: line.reverses_invoice_id ? "reversal" : null },
+    h("td", { class: "code" }, line.code),
+    h("td", {}, line.description, notes),
+    h("td", { class: "num" }, line.quantity),
+    h("td", { class: "num" }, line.unit_price),
+    h("td", { class: "num" }, money(line.amount, currency)));
+}
+
+function billingBlock(inv) {
+  const b = inv.billing || {};
+  const c = inv.currency;
+  const rows = [
+    ["Job total", b.job_total],
+    ["Revenue recognized", b.revenue_recognized],
+    ["Deposits reversed", b.deposits_reversed],
+    ["Billed before", b.billed_before],
+    ["This invoice", b.this_invoice, "strong"],
+    ["Billed to date", b.billed_to_date],
+    ["Remaining", b.remaining],
+  ].filter(([, value]) => value !== undefined);
+  return h("dl", { class: "billing-block", "aria-label": "Billing" },
+    rows.map(([label, value, cls]) => h("div", { class: cls || null },
+      h("dt", {}, label), h("dd", {}, money(value, c)))));
+}
+
+function invoiceRefs(inv) {
+  const refs = [h("span", {}, "Journal entry ", h("span", { class: "mono" }, inv.journal_entry_id))];
+  if (inv.record_id) refs.push(h("span", {}, "Progress billing record ", h("span", { class: "mono" }, inv.record_id)));
+  if (inv.shipment_id) refs.push(h("span", {}, "Shipment ", h("span", { class: "mono" }, inv.shipment_id)));
+  if (inv.cancelled_record_ids && inv.cancelled_record_ids.length) {
+    refs.push(h("span", {}, `Cancelled ${inv.cancelled_record_ids.length} scheduled record(s)`));
+  }
+  if (inv.issued_at) refs.push(h("span", {}, `Issued ${inv.issued_at.replace("T", " ").slice(0, 19)} UTC`));
+  return h("div", { class: "invoice-refs" }, refs);
+}

@@ -1,0 +1,118 @@
+/* Progress Billing portal: the Billing tab of an order or a project.
+ *
+ * Native ES modules, no framework, no build step: index.html loads this entry module. Everything the
+ * page shows comes from the HTTP API of PRODUCT.md; money is shown exactly as the API returns it
+ * (decimal strings) with the currency, and amounts typed by the user are sent as the strings they typed
+ * (the API rejects JSON numbers).
+ *
+ * This module routes (the selected job is the address hash, #/orders/SO-1001), loads the selected job
+ * and renders it through the view modules, and starts the page.
+ */
+
+import { api, jobPath } from "./api.js";
+import { $, capitalize, showBanner } from "./dom.js";
+import { bindFinalDialog } from "./final.js";
+import { renderInvoices, renderOpenInvoice } from "./invoices.js";
+import { bindJobList, loadJobs, renderJobList, replaceListedJob } from "./jobs.js";
+import { renderLedger } from "./ledger.js";
+import { bindRecordForm, renderRecordForm, renderRecords, resetRecordForm } from "./records.js";
+import { bindRegisterDialog } from "./register.js";
+import { loadSettings } from "./settings.js";
+import { renderShipments } from "./shipments.js";
+import { KIND_NOUN, setReloader, state } from "./state.js";
+import { renderHeader, renderLines, renderSummary } from "./summary.js";
+
+function fromHash() {
+  const match = /^#\/(orders|projects)\/(.+)$/.exec(location.hash);
+  return match ? { kind: match[1], id: decodeURIComponent(match[2]) } : null;
+}
+
+async function onRoute() {
+  const target = fromHash();
+  const changed = !target || !state.current ||
+    target.kind !== state.current.kind || target.id !== state.current.id;
+  state.current = target;
+  if (changed) {
+    state.invoiceId = null;
+    resetRecordForm();
+    window.scrollTo(0, 0);
+  }
+  renderJobList();
+  $("#empty-state").hidden = Boolean(target);
+  $("#job-view").hidden = !target;
+  if (target) await loadCurrent();
+}
+
+async function loadCurrent() {
+  if (!state.current) return;
+  const seq = ++state.loadSeq;
+  const { kind, id } = state.current;
+  const base = jobPath(kind, id);
+  try {
+    const [job, records, invoices, entries, shipments] = await Promise.all([
+      api("GET", base),
+      api("GET", `${base}/progress-billings`),
+      api("GET", `${base}/invoices`),
+      api("GET", `${base}/ledger`),
+      kind === "orders" ? api("GET", `${base}/shipments`) : Promise.resolve({ items: [] }),
+    ]);
+    if (seq !== state.loadSeq) return;
+    Object.assign(state, {
+      job, records: records.items, invoices: invoices.items, entries: entries.items, shipments: shipments.items,
+    });
+    replaceListedJob(job);
+    showBanner("");
+    renderJob();
+  } catch (err) {
+    if (seq !== state.loadSeq) return;
+    showBanner(err.code === "NOT_FOUND" ? `${capitalize(KIND_NOUN[kind])} ${id} was not found.` : err.message);
+  }
+}
+
+function renderJob() {
+  renderHeader();
+  renderSummary();
+  renderLines();
+  renderRecordForm();
+  renderRecords();
+  renderInvoices();
+  renderLedger();
+  renderShipments();
+  renderOpenInvoice();
+}
+
+async function refreshAll() {
+  try {
+    await loadJobs();
+    showBanner("");
+  } catch (err) {
+    showBanner(err.message);
+  }
+  await loadCurrent();
+}
+
+function bindEvents() {
+  bindJobList();
+  bindRecordForm();
+  bindFinalDialog();
+  bindRegisterDialog();
+  document.querySelectorAll("dialog [data-close]").forEach((b) =>
+    b.addEventListener("click", () => b.closest("dialog").close()));
+  $("#refresh-all").addEventListener("click", refreshAll);
+  window.addEventListener("hashchange", onRoute);
+}
+
+async function start() {
+  setReloader(loadCurrent);
+  bindEvents();
+  loadSettings();
+  try {
+    await loadJobs();
+  } catch (err) {
+    showBanner(err.message);
+  }
+  await onRoute();
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();

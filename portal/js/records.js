@@ -1,0 +1,158 @@
+/* Progress billing: the record form (Create now or Schedule, by amount or percent) and the records. */
+
+import { api, jobPath } from "./api.js";
+import { $, clear, h, toast } from "./dom.js";
+import { badge, money, zeroLike } from "./format.js";
+import { clearFormError, clearInvalidOnInput, confirmAction, localError, postForm, showFormError } from "./forms.js";
+import { invoiceLink } from "./invoices.js";
+import { KIND_NOUN, reload, state } from "./state.js";
+
+const TEXT_FIELDS = ["invoice_date", "title", "description", "item_description"];
+
+// ---- the records --------------------------------------------------------------------------------
+
+function sortedRecords() {
+  return state.records.slice().sort((a, b) =>
+    String(a.invoice_date).localeCompare(String(b.invoice_date)) ||
+    String(a.created_at).localeCompare(String(b.created_at)));
+}
+
+export function renderRecords() {
+  const body = clear($("#records-table tbody"));
+  const records = sortedRecords();
+  $("#records-empty").hidden = records.length > 0;
+  for (const record of records) body.append(recordRow(record));
+}
+
+function recordRow(r) {
+  const subtitle = [r.item_description, r.description].filter(Boolean).join(" · ");
+  return h("tr", { "data-record": r.record_id, class: r.status === "cancelled" ? "row-muted" : null },
+    h("td", { class: "nowrap" }, r.invoice_date,
+      r.schedule ? h("span", { class: "sub" }, "scheduled") : null),
+    h("td", {}, h("span", { class: "cell-title" }, r.title || "(no title)"),
+      subtitle ? h("span", { class: "sub" }, subtitle) : null),
+    h("td", { class: "num" }, money(r.amount, r.currency)),
+    h("td", { class: "num" }, r.percent !== null && r.percent !== undefined ? `${r.percent}%` : "—"),
+    h("td", {}, badge(r.status),
+      r.failure_reason ? h("span", { class: "reason" }, r.failure_reason) : null),
+    h("td", {}, invoiceLink(r.invoice_id)),
+    h("td", { class: "num" }, r.status === "pending" ? h("button", {
+      type: "button", class: "link-button link-danger", onclick: () => cancelRecord(r),
+      "aria-label": `Cancel scheduled record ${r.title || r.record_id}`,
+    }, "Cancel") : null));
+}
+
+async function cancelRecord(record) {
+  const ok = await confirmAction(
+    "Cancel this scheduled record?",
+    `“${record.title || record.record_id}” for ${record.amount} ${record.currency}, due ${record.invoice_date}, ` +
+    "will not be invoiced by the automation.",
+    "Cancel record");
+  if (!ok) return;
+  const { kind, id } = state.current;
+  try {
+    await api("DELETE", `${jobPath(kind, id)}/progress-billings/${encodeURIComponent(record.record_id)}`);
+    toast(`Record “${record.title || record.record_id}” cancelled.`);
+  } catch (err) {
+    showFormError($("#record-error"), $("#record-form"), err, KIND_NOUN[kind], state.job.currency);
+  }
+  await reload();
+}
+
+// ---- the record form ----------------------------------------------------------------------------
+
+function basis() {
+  return $('#record-form input[name="basis"]:checked').value;
+}
+
+export function renderRecordForm() {
+  const job = state.job;
+  const form = $("#record-form");
+  const closed = job.status !== "open";
+  form.querySelectorAll("input, textarea, button").forEach((el) => {
+    el.disabled = closed;
+    if (el.tagName === "BUTTON") el.dataset.locked = closed ? "true" : "false";
+  });
+  form.querySelector(".form-grid").hidden = closed;
+  form.classList.toggle("is-closed", closed);
+  const notice = $("#record-closed");
+  notice.hidden = !closed;
+  notice.textContent = closed
+    ? `This ${job.kind} is finalized by ${job.final_invoice_id}: no further progress billing.` : "";
+  renderBasis();
+}
+
+function renderBasis() {
+  const input = $("#rf-value");
+  const job = state.job;
+  const currency = job ? job.currency : "";
+  if (basis() === "percent") {
+    input.setAttribute("aria-label", "Percent of the job total");
+    input.placeholder = "25";
+    $("#rf-suffix").textContent = "%";
+    $("#rf-value-hint").textContent = job ? `Percent of the job total, ${job.total} ${currency}` : "";
+  } else {
+    input.setAttribute("aria-label", `Amount in ${currency}`);
+    input.placeholder = job ? zeroLike(job.total) : "0.00";
+    $("#rf-suffix").textContent = currency;
+    $("#rf-value-hint").textContent = job
+      ? `Remaining ${job.billing.remaining} ${currency}, of which ${job.billing.pending_scheduled} scheduled` : "";
+  }
+}
+
+export function resetRecordForm() {
+  const form = $("#record-form");
+  form.reset();
+  clearFormError($("#record-error"), form);
+}
+
+function recordBody(form, schedule) {
+  const body = {};
+  for (const name of TEXT_FIELDS) {
+    const value = form.elements[name].value;
+    if (value.trim() !== "") body[name] = value;
+  }
+  body[basis()] = form.elements.amtpct.value.trim();  // a string, as typed
+  if (schedule) body.schedule = true;
+  return body;
+}
+
+async function submitRecord(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const box = $("#record-error");
+  const schedule = event.submitter && event.submitter.value === "schedule";
+  const job = state.job;
+  if (form.elements.amtpct.value.trim() === "") {
+    localError(box, form, "Enter an amount or a percentage in Amt/Pct.", "value");
+    form.elements.amtpct.focus();
+    return;
+  }
+  const { kind, id } = state.current;
+  await postForm({
+    form, box, name: `record:${kind}/${id}`, path: `${jobPath(kind, id)}/progress-billings`,
+    body: recordBody(form, schedule), noun: job.kind, currency: job.currency,
+  }, async (result) => {
+    for (const name of [...TEXT_FIELDS, "amtpct"]) form.elements[name].value = "";
+    announceRecord(result, job.currency);
+    if (result.invoice) state.invoiceId = result.invoice.invoice_id;
+    await reload();
+  });
+}
+
+function announceRecord(result, currency) {
+  const r = result.record;
+  if (result.invoice) {
+    toast(`Deposit invoice ${result.invoice.number} created for ${result.invoice.total} ${currency}.`);
+  } else {
+    toast(`Scheduled ${r.amount} ${currency} for ${r.invoice_date}.`);
+  }
+}
+
+export function bindRecordForm() {
+  const form = $("#record-form");
+  form.addEventListener("submit", submitRecord);
+  clearInvalidOnInput(form);
+  form.querySelectorAll('input[name="basis"]').forEach((radio) =>
+    radio.addEventListener("change", () => { renderBasis(); $("#rf-value").focus(); }));
+}
