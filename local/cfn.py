@@ -89,8 +89,7 @@ def create_tables(client: Any, names: dict[str, str]) -> None:
         client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
         ttl = ttl_attribute(logical_id)
         if ttl:
-            client.update_time_to_live(TableName=name,
-                                       TimeToLiveSpecification={"AttributeName": ttl, "Enabled": True})
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": ttl, "Enabled": True})
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Talk to a running local stack (``make run``): send a shipment, run the automation, show status.
 
-    python -m local.cli ship '{"shipment_id": "SH-1", "order_id": "SO-1001", ...}' [--port 3000]
-    python -m local.cli ship @shipment.json        (or - for standard input)
-    python -m local.cli automation [--date 2026-12-01]
-    python -m local.cli status
+python -m local.cli ship '{"shipment_id": "SH-1", "order_id": "SO-1001", ...}' [--port 3000]
+python -m local.cli ship @shipment.json        (or - for standard input)
+python -m local.cli automation [--date 2026-12-01]
+python -m local.cli status
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pathlib import Path
 
 
 def call(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=body, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=330) as response:  # noqa: S310 - loopback only
             return response.status, response.read().decode()

@@ -1,24 +1,31 @@
-"""EventBridge schedules for the local runner: AWS's ``cron(...)`` and ``rate(...)`` expressions, the
-schedules ``template.yaml`` attaches to functions, and the event a scheduled rule sends.
+"""EventBridge schedules for the local runner: AWS's ``cron(...)`` and ``rate(...)`` expressions and
+the schedules ``template.yaml`` attaches to functions (the event a rule sends: ``local.fixtures``).
 
 AWS cron has six fields, evaluated in UTC: minutes hours day-of-month month day-of-week year.
 Day-of-week runs 1-7 from SUN (not cron's 0-6), and exactly one of day-of-month and day-of-week is
 ``?``. Numbers, ``*``, lists, ranges, steps (``0/15``, ``*/5``, ``10-50/20``) and names (JAN-DEC,
 SUN-SAT) are supported; ``L``, ``W`` and ``#`` are rejected with a clear error.
+
+Written here, not taken from PyPI: aws-croniter 2.1.1 agrees with this parser on every expression
+both accept, but refuses steps in the year field (``2026/2``, ``*/2``, which EventBridge documents),
+answers "never" for ``L`` alone in day-of-week (Saturday, per the EventBridge docs) and for rare
+``#`` dates past its ten-step search (``1#5`` in February), and fails with bare ValueErrors on
+``LW`` and ``*-5``; pyawscron 1.0.7 validates nothing (``cron(0 6 * * * *)`` is accepted).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import cfn
 
-MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                                      "DEC"), start=1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)
+}
 DAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 # name, low, high, names
 FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
@@ -155,8 +162,9 @@ def parse(expression: str, anchor: dt.datetime | None = None) -> Schedule:
         raise ScheduleError(f"{expression}: expected cron(...) or rate(...)")
     parts = m.group(1).split()
     if len(parts) != 6:
-        raise ScheduleError(f"{expression}: AWS cron has 6 fields (minutes hours day-of-month month "
-                            f"day-of-week year), got {len(parts)}")
+        raise ScheduleError(
+            f"{expression}: AWS cron has 6 fields (minutes hours day-of-month month day-of-week year), got {len(parts)}"
+        )
     if (parts[2] == "?") == (parts[4] == "?"):
         raise ScheduleError(f"{expression}: exactly one of day-of-month and day-of-week must be '?'")
     if "?" in (parts[0], parts[1], parts[3], parts[5]):
@@ -195,22 +203,13 @@ def schedule_triggers() -> list[ScheduleTrigger]:
                 continue
             p = event["Properties"]
             enabled = _resolve(p.get("Enabled", True))
-            out.append(ScheduleTrigger(logical_id, props["CodeUri"], f"{logical_id}-{name}",
-                                       str(_resolve(p["Schedule"])), str(enabled).lower() != "false"))
+            out.append(
+                ScheduleTrigger(
+                    logical_id,
+                    props["CodeUri"],
+                    f"{logical_id}-{name}",
+                    str(_resolve(p["Schedule"])),
+                    str(enabled).lower() != "false",
+                )
+            )
     return out
-
-
-def scheduled_event(at: dt.datetime, rule: str, region: str = "us-east-1",
-                    account: str = "123456789012") -> dict[str, Any]:
-    """The event an EventBridge scheduled rule sends; ``time`` is the scheduled time, in UTC."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account,
-        "time": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule}"],
-        "detail": {},
-    }

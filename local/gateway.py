@@ -8,39 +8,24 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from . import cfn
+from .fixtures import lambda_context
 
 
-@dataclass
-class LambdaContext:
-    """The parts of the Lambda context object that Powertools and the handlers use."""
-
-    function_name: str = "local"
-    memory_limit_in_mb: int = 512
-    timeout_ms: int = 15_000
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int(self.timeout_ms - (time.monotonic() - self.started) * 1000))
-
-
-def context_for(logical_id: str, timeout_ms: int | None = None) -> LambdaContext:
-    timeout = timeout_ms if timeout_ms is not None else int(cfn.function_property(logical_id, "Timeout") or 3) * 1000
-    return LambdaContext(function_name=logical_id, timeout_ms=timeout)
-
-
-def http_event(method: str, path: str, route_key: str, path_params: dict[str, str], query: str = "",
-               headers: dict[str, str] | None = None, body: str | None = None,
-               claims: dict[str, Any] | None = None) -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    route_key: str,
+    path_params: dict[str, str],
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    claims: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     now = time.time()
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
     if body is not None:
@@ -52,8 +37,13 @@ def http_event(method: str, path: str, route_key: str, path_params: dict[str, st
         "accountId": "123456789012",
         "apiId": "local",
         "domainName": "127.0.0.1",
-        "http": {"method": method.upper(), "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                 "userAgent": hdrs.get("user-agent", "local")},
+        "http": {
+            "method": method.upper(),
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "127.0.0.1",
+            "userAgent": hdrs.get("user-agent", "local"),
+        },
         "requestId": str(uuid.uuid4()),
         "routeKey": route_key,
         "stage": "$default",
@@ -94,8 +84,14 @@ class HttpResult:
 NOT_FOUND = json.dumps({"error": {"code": "NOT_FOUND", "message": "no such route", "details": []}})
 
 
-def invoke(method: str, path: str, query: str = "", headers: dict[str, str] | None = None,
-           body: str | None = None, claims: dict[str, Any] | None = None) -> HttpResult:
+def invoke(
+    method: str,
+    path: str,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    claims: dict[str, Any] | None = None,
+) -> HttpResult:
     """Route one request as API Gateway would and run the function in this process."""
     found = cfn.find_route(method, path)
     if found is None:
@@ -103,6 +99,6 @@ def invoke(method: str, path: str, query: str = "", headers: dict[str, str] | No
     route, params = found
     event = http_event(method, path, route.route_key, params, query, headers, body, claims)
     module = cfn.load_handler_module(route.code_uri)
-    response = module.lambda_handler(event, context_for(route.function))
+    response = module.lambda_handler(event, lambda_context(route.function))
     resp_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     return HttpResult(int(response["statusCode"]), resp_headers, response.get("body") or "", route.function)

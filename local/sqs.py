@@ -10,13 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cfn
+from .fixtures import sqs_event
 
 
-def queue_names(prefix: str = "") -> dict[str, str]:
-    return {logical_id: f"{prefix}{logical_id}" for logical_id in cfn.resources("AWS::SQS::Queue")}
-
-
-def create_queues(sqs: Any, prefix: str = "", visibility_timeout: int | None = None) -> dict[str, str]:
+def create_queues(sqs: Any, visibility_timeout: int | None = None) -> dict[str, str]:
     """Create every queue of the template; returns logical id -> queue URL.
 
     ``visibility_timeout`` overrides the template's (the local runner shortens it so that a failed
@@ -38,11 +35,13 @@ def create_queues(sqs: Any, prefix: str = "", visibility_timeout: int | None = N
         redrive = props.get("RedrivePolicy")
         if redrive:
             target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            target_arn = sqs.get_queue_attributes(QueueUrl=urls[target], AttributeNames=["QueueArn"])[
-                "Attributes"]["QueueArn"]
-            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": target_arn,
-                                                      "maxReceiveCount": str(redrive["maxReceiveCount"])})
-        urls[logical_id] = sqs.create_queue(QueueName=f"{prefix}{logical_id}", Attributes=attributes)["QueueUrl"]
+            target_arn = sqs.get_queue_attributes(QueueUrl=urls[target], AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": target_arn, "maxReceiveCount": str(redrive["maxReceiveCount"])}
+            )
+        urls[logical_id] = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
     return urls
 
 
@@ -63,25 +62,16 @@ def sqs_triggers() -> list[SqsTrigger]:
             if event["Type"] != "SQS":
                 continue
             p = event["Properties"]
-            out.append(SqsTrigger(logical_id, props["CodeUri"], p["Queue"]["Fn::GetAtt"][0],
-                                  int(p.get("BatchSize", 10)),
-                                  "ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or [])))
+            out.append(
+                SqsTrigger(
+                    logical_id,
+                    props["CodeUri"],
+                    p["Queue"]["Fn::GetAtt"][0],
+                    int(p.get("BatchSize", 10)),
+                    "ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or []),
+                )
+            )
     return out
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """The event Lambda's SQS event source mapping sends for received messages."""
-    return {"Records": [{
-        "messageId": m["MessageId"],
-        "receiptHandle": m["ReceiptHandle"],
-        "body": m["Body"],
-        "attributes": {k: str(v) for k, v in (m.get("Attributes") or {}).items()},
-        "messageAttributes": m.get("MessageAttributes") or {},
-        "md5OfBody": m.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": queue_arn.split(":")[3] if queue_arn.count(":") >= 3 else "us-east-1",
-    } for m in messages]}
 
 
 @dataclass
@@ -92,8 +82,13 @@ class Delivery:
 
 def deliver_once(sqs: Any, queue_url: str, trigger: SqsTrigger, context: Any) -> Delivery:
     """Receive one batch, invoke the function, delete what succeeded (partial failures honoured)."""
-    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(trigger.batch_size, 10),
-                              AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0)
+    got = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=min(trigger.batch_size, 10),
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+        WaitTimeSeconds=0,
+    )
     messages = got.get("Messages", [])
     if not messages:
         return Delivery(0, [])
@@ -108,16 +103,25 @@ def deliver_once(sqs: Any, queue_url: str, trigger: SqsTrigger, context: Any) ->
         failed = [m["MessageId"] for m in messages]
     done = [m for m in messages if m["MessageId"] not in failed]
     if done:
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+        )
     return Delivery(len(messages), failed)
 
 
 def queue_depth(sqs: Any, queue_url: str) -> dict[str, int]:
     """Approximate message counts of one queue: waiting, being processed, delayed."""
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed"])["Attributes"]
-    return {"visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
-            "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0))}
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return {
+        "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+    }

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from local import ddblocal
+from local.fixtures import order_body
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -46,8 +47,22 @@ class Runner:
         dynamodb = ["--dynamodb", "moto"] if DDB_UNAVAILABLE else []
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [python, "-m", "local.runner", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                 "--no-schedule", *dynamodb, *self.options], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    python,
+                    "-m",
+                    "local.runner",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--no-schedule",
+                    *dynamodb,
+                    *self.options,
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -71,11 +86,13 @@ class Runner:
                 self.process.wait()
         return self.process.returncode
 
-    def request(self, method: str, path: str, body: Any = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
         data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 status, raw, got = resp.status, resp.read(), dict(resp.headers)
@@ -94,12 +111,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
     runner.stop()
 
 
-def order_body(job_id: str) -> dict[str, Any]:
-    return {"id": job_id, "customer_id": "C-7", "customer_name": "Acme", "currency": "USD",
-            "lines": [{"line_id": "1", "item_code": "WIDGET", "description": "Widget",
-                       "quantity": "10", "unit_price": "100.00"}]}
-
-
 def today(days: int = 0) -> str:
     return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days)).isoformat()
 
@@ -109,14 +120,19 @@ def test_an_order_from_registration_to_final_invoice(stack: Runner) -> None:
     assert status == 201, job
     assert job["total"] == "1000.00"
 
-    status, created, _ = stack.request("POST", "/orders/SO-E2E-1/progress-billings",
-                                       {"invoice_date": today(), "title": "Deposit", "percent": "25"})
+    status, created, _ = stack.request(
+        "POST", "/orders/SO-E2E-1/progress-billings", {"invoice_date": today(), "title": "Deposit", "percent": "25"}
+    )
     assert status == 201, created
     assert created["invoice"]["type"] == "deposit" and created["invoice"]["total"] == "250.00"
 
     # the warehouse's message goes through the template's queue and the SQS poller
-    shipment = {"shipment_id": "SH-E2E-1", "order_id": "SO-E2E-1", "ship_date": today(),
-                "lines": [{"line_id": "1", "quantity": "2"}]}
+    shipment = {
+        "shipment_id": "SH-E2E-1",
+        "order_id": "SO-E2E-1",
+        "ship_date": today(),
+        "lines": [{"line_id": "1", "quantity": "2"}],
+    }
     status, sent, _ = stack.request("POST", "/_local/shipments", shipment)
     assert status == 202 and sent["message_id"]
     deadline = time.monotonic() + 20
@@ -127,9 +143,11 @@ def test_an_order_from_registration_to_final_invoice(stack: Runner) -> None:
     assert [(s["shipment_id"], s["status"]) for s in items] == [("SH-E2E-1", "not_invoiced")]
 
     due = today(7)
-    status, scheduled, _ = stack.request("POST", "/orders/SO-E2E-1/progress-billings",
-                                         {"invoice_date": due, "title": "Milestone 2", "amount": "100.00",
-                                          "schedule": True})
+    status, scheduled, _ = stack.request(
+        "POST",
+        "/orders/SO-E2E-1/progress-billings",
+        {"invoice_date": due, "title": "Milestone 2", "amount": "100.00", "schedule": True},
+    )
     assert status == 201 and scheduled["record"]["status"] == "pending" and scheduled["invoice"] is None
     status, run, _ = stack.request("POST", "/_local/automation", {"business_date": due})
     assert status == 200, run
@@ -188,11 +206,14 @@ def test_status_names_the_engines_and_the_queues(stack: Runner) -> None:
 
 def test_a_restart_keeps_the_books(stack: Runner) -> None:
     if DDB_UNAVAILABLE:
-        pytest.skip(f"DYNAMODB LOCAL UNAVAILABLE ({DDB_UNAVAILABLE}): a restart on moto keeps nothing; "
-                    f"install Java 17 and npm to run this test")
+        pytest.skip(
+            f"DYNAMODB LOCAL UNAVAILABLE ({DDB_UNAVAILABLE}): a restart on moto keeps nothing; "
+            f"install Java 17 and npm to run this test"
+        )
     assert stack.request("POST", "/orders", order_body("SO-E2E-KEEP"))[0] == 201
-    status, created, _ = stack.request("POST", "/orders/SO-E2E-KEEP/progress-billings",
-                                       {"title": "Deposit", "amount": "300.00"})
+    status, created, _ = stack.request(
+        "POST", "/orders/SO-E2E-KEEP/progress-billings", {"title": "Deposit", "amount": "300.00"}
+    )
     assert status == 201
     assert stack.stop() == 0  # SIGINT: a clean stop
     stack.start()

@@ -36,10 +36,20 @@ STARTUP_SECONDS = 45
 TIMEOUT_MS = 10_000
 
 ORDER_LINES = [
-    {"line_id": "1", "item_code": "WIDGET", "description": "Widget, powder-coated", "quantity": "10",
-     "unit_price": "100.00"},
-    {"line_id": "2", "item_code": "INSTALL", "description": "On-site installation", "quantity": "1",
-     "unit_price": "500.00"},
+    {
+        "line_id": "1",
+        "item_code": "WIDGET",
+        "description": "Widget, powder-coated",
+        "quantity": "10",
+        "unit_price": "100.00",
+    },
+    {
+        "line_id": "2",
+        "item_code": "INSTALL",
+        "description": "On-site installation",
+        "quantity": "1",
+        "unit_price": "500.00",
+    },
 ]
 
 
@@ -54,8 +64,9 @@ def _free_port() -> int:
 
 def _call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+    request = urllib.request.Request(
+        base + path, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -85,16 +96,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield given.rstrip("/")
         return
     if not (ROOT / "local" / "runner.py").is_file():
-        pytest.skip("SKIPPED LOUDLY: local/runner.py does not exist, so there is no local stack to test the "
-                    "portal against")
+        pytest.skip(
+            "SKIPPED LOUDLY: local/runner.py does not exist, so there is no local stack to test the portal against"
+        )
     tmp = tmp_path_factory.mktemp("portal-stack")
     port = _free_port()
     log = tmp / "runner.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "local.runner", "--port", str(port), "--data-dir", str(tmp / "data"),
-             "--no-schedule"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "local.runner",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp / "data"),
+                "--no-schedule",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, proc, log)
@@ -117,11 +140,15 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("SKIPPED LOUDLY: the portal browser test needs Playwright for Python "
-                    "(pip install -r requirements-dev.txt); it is not installed")
+        pytest.skip(
+            "SKIPPED LOUDLY: the portal browser test needs Playwright for Python "
+            "(pip install -r requirements-dev.txt); it is not installed"
+        )
     if not CHROMIUM.is_file():
-        pytest.skip(f"SKIPPED LOUDLY: the portal browser test needs Chromium at {CHROMIUM} "
-                    "(Debian: apt-get install -y chromium); it is missing")
+        pytest.skip(
+            f"SKIPPED LOUDLY: the portal browser test needs Chromium at {CHROMIUM} "
+            "(Debian: apt-get install -y chromium); it is missing"
+        )
     with sync_playwright() as p:
         try:
             launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -146,11 +173,15 @@ def page(browser: Any) -> Iterator[Any]:
 # ---- the test -----------------------------------------------------------------------------------
 
 
-def _register(base: str, kind: str, job_id: str, customer_id: str, customer_name: str,
-              lines: list[dict[str, str]]) -> None:
-    status, body = _call(base, "POST", f"/{kind}", {"id": job_id, "customer_id": customer_id,
-                                                   "customer_name": customer_name, "currency": "USD",
-                                                   "lines": lines})
+def _register(
+    base: str, kind: str, job_id: str, customer_id: str, customer_name: str, lines: list[dict[str, str]]
+) -> None:
+    status, body = _call(
+        base,
+        "POST",
+        f"/{kind}",
+        {"id": job_id, "customer_id": customer_id, "customer_name": customer_name, "currency": "USD", "lines": lines},
+    )
     assert status == 201, body
 
 
@@ -162,8 +193,12 @@ def _records(base: str, order_id: str) -> list[dict[str, Any]]:
 
 def _ship(base: str, order_id: str, shipment_id: str) -> None:
     """Send a shipment message through the local queue, and wait until it is recorded."""
-    message = {"shipment_id": shipment_id, "order_id": order_id, "ship_date": "2026-11-27",
-               "lines": [{"line_id": "1", "quantity": "4"}]}
+    message = {
+        "shipment_id": shipment_id,
+        "order_id": order_id,
+        "ship_date": "2026-11-27",
+        "lines": [{"line_id": "1", "quantity": "4"}],
+    }
     status, body = _call(base, "POST", "/_local/shipments", message)
     assert status in (200, 202), body
     deadline = time.monotonic() + 15
@@ -182,9 +217,22 @@ def test_progress_billing_in_the_portal(stack: str, page: Any) -> None:
     order_id = f"SO-1001{suffix}"
     status, body = _call(stack, "PUT", "/settings", {"auto_invoice_on_shipment": True})
     assert status == 200, body
-    _register(stack, "projects", f"PRJ-2001{suffix}", "C-12", "Northwind Builders",
-              [{"line_id": "1", "item_code": "DESIGN", "description": "Design phase", "quantity": "1",
-                "unit_price": "12000.00"}])
+    _register(
+        stack,
+        "projects",
+        f"PRJ-2001{suffix}",
+        "C-12",
+        "Northwind Builders",
+        [
+            {
+                "line_id": "1",
+                "item_code": "DESIGN",
+                "description": "Design phase",
+                "quantity": "1",
+                "unit_price": "12000.00",
+            }
+        ],
+    )
     _register(stack, "orders", order_id, "C-7", "Acme Corporation", ORDER_LINES)  # total 1500.00
 
     posts: list[Any] = []
