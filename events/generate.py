@@ -15,35 +15,42 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from local import cfn, gateway  # noqa: E402
+from local import cfn, fixtures, gateway  # noqa: E402
 
 OUT = ROOT / "events" / "http"
 JOB_IDS = {"orders": "SO-1001", "projects": "PRJ-1001"}
 # Ids the server generates: the tests replace these with real ones (see events/README.md).
 OTHER_IDS = {"record_id": "PB-SAMPLE", "invoice_id": "INV-000001"}
+# The tests' administrator (local.fixtures.ADMIN), with the other claims a Cognito ID token carries.
 CLAIMS = {
-    "sub": "8f0c1a2e-0000-4000-8000-000000000001",
+    **fixtures.ADMIN,
     "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE",
     "aud": "exampleclientid1234567890",
     "token_use": "id",
     "email": "alice@example.com",
-    "cognito:username": "alice",
-    "cognito:groups": "[billing-admins]",
 }
 TIME_EPOCH_MS = 1796119200000  # 2026-12-01T10:00:00Z: fixed so that regenerating changes nothing
 
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/{kind}"): {
-        "customer_id": "C-7", "customer_name": "Acme", "currency": "USD",
-        "lines": [{"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "10",
-                   "unit_price": "100.00"}],
+        "customer_id": "C-7",
+        "customer_name": "Acme",
+        "currency": "USD",
+        "lines": [
+            {"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "10", "unit_price": "100.00"}
+        ],
     },
     ("POST", "/{kind}/{job_id}/progress-billings"): {
-        "invoice_date": "2026-12-01", "title": "Milestone 1", "description": "Deposit on signing",
-        "item_description": "25% deposit", "percent": "25",
+        "invoice_date": "2026-12-01",
+        "title": "Milestone 1",
+        "description": "Deposit on signing",
+        "item_description": "25% deposit",
+        "percent": "25",
     },
     ("POST", "/{kind}/{job_id}/final-invoice"): {
-        "invoice_date": "2026-12-31", "title": "Final invoice", "description": "Revenue recognition",
+        "invoice_date": "2026-12-31",
+        "title": "Final invoice",
+        "description": "Revenue recognition",
     },
     ("PUT", "/settings"): {
         "auto_invoice_on_shipment": False,
@@ -64,16 +71,24 @@ def file_name(route: cfn.Route) -> str:
 def sample_event(route: cfn.Route) -> dict[str, Any]:
     segment = route.path.strip("/").split("/")[0]
     generic = re.sub(r"^/(orders|projects)(?=/|$)", "/{kind}", route.path)
-    params = {name: JOB_IDS[segment] if name == "job_id" else OTHER_IDS[name]
-              for name in re.findall(r"\{(\w+)\}", route.path)}
+    params = {
+        name: JOB_IDS[segment] if name == "job_id" else OTHER_IDS[name] for name in re.findall(r"\{(\w+)\}", route.path)
+    }
     path = route.path.format(**params)
     body = BODIES.get((route.method, generic))
     if route.method in {"POST", "PUT", "PATCH"} and body is None:
         raise SystemExit(f"no sample body for {route.route_key}: add one to BODIES")
     if generic == "/{kind}" and body is not None:
         body = {"id": JOB_IDS[segment], **body}
-    event = gateway.http_event(route.method, path, route.route_key, params, QUERIES.get((route.method, generic), ""),
-                               body=None if body is None else json.dumps(body), claims=CLAIMS)
+    event = gateway.http_event(
+        route.method,
+        path,
+        route.route_key,
+        params,
+        QUERIES.get((route.method, generic), ""),
+        body=None if body is None else json.dumps(body),
+        claims=CLAIMS,
+    )
     event["requestContext"]["requestId"] = "sample-" + file_name(route).removesuffix(".json")
     event["requestContext"]["timeEpoch"] = TIME_EPOCH_MS
     event["requestContext"]["time"] = "01/Dec/2026:10:00:00 +0000"

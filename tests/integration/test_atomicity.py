@@ -7,8 +7,9 @@ import os
 import boto3
 import pytest
 
+from local.fixtures import CLERK, order_body
 from local.metering import meter
-from tests.conftest import CLERK, order_body, table_snapshot
+from tests.conftest import table_snapshot
 
 
 @pytest.fixture
@@ -68,22 +69,30 @@ def test_resend_after_the_cache_is_gone_still_bills_once(client, order):
     """A crash between the commit and the idempotency record's completion, or an expired cache."""
     h = {"Idempotency-Key": "k-4"}
     rec = client.post(f"{order}/progress-billings", {"amount": "100.00"}, headers=h).json()
-    sched = client.post(f"{order}/progress-billings", {"amount": "50.00", "schedule": True,
-                                                       "invoice_date": "2027-01-01"},
-                        headers={"Idempotency-Key": "k-5"}).json()
+    sched = client.post(
+        f"{order}/progress-billings",
+        {"amount": "50.00", "schedule": True, "invoice_date": "2027-01-01"},
+        headers={"Idempotency-Key": "k-5"},
+    ).json()
     job = client.post("/projects", order_body("PRJ-9"), headers={"Idempotency-Key": "k-6"}).json()
     final = client.post("/projects/PRJ-9/final-invoice", headers={"Idempotency-Key": "k-7"}).json()
     _forget_idempotency_cache()
     before = table_snapshot()
     assert client.post(f"{order}/progress-billings", {"amount": "100.00"}, headers=h).json() == rec
-    assert client.post(f"{order}/progress-billings", {"amount": "50.00", "schedule": True,
-                                                      "invoice_date": "2027-01-01"},
-                       headers={"Idempotency-Key": "k-5"}).json() == sched
+    assert (
+        client.post(
+            f"{order}/progress-billings",
+            {"amount": "50.00", "schedule": True, "invoice_date": "2027-01-01"},
+            headers={"Idempotency-Key": "k-5"},
+        ).json()
+        == sched
+    )
     again = client.post("/projects", order_body("PRJ-9"), headers={"Idempotency-Key": "k-6"}).json()
     assert again["id"] == job["id"] and again["created_at"] == job["created_at"]
     assert client.post("/projects/PRJ-9/final-invoice", headers={"Idempotency-Key": "k-7"}).json() == final
-    assert [i for i in table_snapshot() if not i["pk"]["S"].startswith("JOB#project")] == \
-        [i for i in before if not i["pk"]["S"].startswith("JOB#project")]
+    assert [i for i in table_snapshot() if not i["pk"]["S"].startswith("JOB#project")] == [
+        i for i in before if not i["pk"]["S"].startswith("JOB#project")
+    ]
     # without the key, a resend is a new request and is refused as such
     assert client.post("/projects", order_body("PRJ-9")).status == 409
     assert client.post("/projects/PRJ-9/final-invoice").status == 409
@@ -157,8 +166,12 @@ def test_round_trips_of_create_now_and_final(client, order):
         client.post(f"{order}/final-invoice", headers={"Idempotency-Key": "rt-2"})
     assert create.operations() == ["BatchGetItem", "TransactWriteItems"]
     assert create_keyed.count <= 4 and final.count <= 4
-    assert [op for op in final.operations() if op in ("BatchGetItem", "TransactWriteItems")] == \
-        ["BatchGetItem", "TransactWriteItems"]
-    print(f"\nround trips: create-now {create.count} ({create.operations()}), "
-          f"create-now with Idempotency-Key {create_keyed.count} ({create_keyed.operations()}), "
-          f"final with Idempotency-Key {final.count} ({final.operations()})")
+    assert [op for op in final.operations() if op in ("BatchGetItem", "TransactWriteItems")] == [
+        "BatchGetItem",
+        "TransactWriteItems",
+    ]
+    print(
+        f"\nround trips: create-now {create.count} ({create.operations()}), "
+        f"create-now with Idempotency-Key {create_keyed.count} ({create_keyed.operations()}), "
+        f"final with Idempotency-Key {final.count} ({final.operations()})"
+    )

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from billing import config as billing_config
+from local.fixtures import lambda_context, order_body, run_automation, scheduled_event, ship
 from local.metering import meter
-from tests.conftest import order_body, run_automation, scheduled_event, ship
 
 
 @pytest.fixture
@@ -18,8 +18,9 @@ def order(client):
 
 
 def schedule(client, path, date, amount="100.00"):
-    r = client.post(f"{path}/progress-billings", {"invoice_date": date, "amount": amount, "schedule": True,
-                                                  "title": f"Due {date}"})
+    r = client.post(
+        f"{path}/progress-billings", {"invoice_date": date, "amount": amount, "schedule": True, "title": f"Due {date}"}
+    )
     assert r.status == 201, r.body
     return r.json()["record"]
 
@@ -34,8 +35,12 @@ def test_run_invoices_due_records_and_catches_up_missed_days(client, order):
     result = run_automation(scheduled_event("2026-12-01T06:00:00Z"))
     assert result["business_date"] == "2026-12-01"
     assert (result["invoiced"], result["failed"], result["skipped"], result["complete"]) == (3, 0, 0, True)
-    assert statuses(client, order) == {"2026-11-28": "invoiced", "2026-11-29": "invoiced",
-                                       "2026-12-01": "invoiced", "2026-12-02": "pending"}
+    assert statuses(client, order) == {
+        "2026-11-28": "invoiced",
+        "2026-11-29": "invoiced",
+        "2026-12-01": "invoiced",
+        "2026-12-02": "pending",
+    }
     invoices = client.get(f"{order}/invoices").json()["items"]
     # each deposit invoice is dated with its record's invoice_date, not the run date
     assert sorted(i["invoice_date"] for i in invoices) == ["2026-11-28", "2026-11-29", "2026-12-01"]
@@ -78,8 +83,7 @@ def test_business_date_override_for_backfills(client, order):
     assert statuses(client, order) == {"2026-11-15": "invoiced", "2026-11-20": "pending"}
 
 
-@pytest.mark.parametrize("event", [{"business_date": "2026-13-01"}, {"business_date": 20261201},
-                                   {"time": "yesterday"}])
+@pytest.mark.parametrize("event", [{"business_date": "2026-13-01"}, {"business_date": 20261201}, {"time": "yesterday"}])
 def test_a_malformed_event_fails_loudly_and_invoices_nothing(client, order, event):
     schedule(client, order, "2026-11-01")
     with pytest.raises(Exception, match=r"business_date|time"):
@@ -91,16 +95,20 @@ def test_record_that_would_overbill_at_run_time_fails_visibly(client, order):
     client.put("/settings", {"auto_invoice_on_shipment": True})
     schedule(client, order, "2026-12-01", "600.00")
     # the warehouse ships half the order before the run: a shipment invoice of 500.00
-    assert ship('{"shipment_id":"SH-1","order_id":"SO-1001","ship_date":"2026-11-30",'
-                '"lines":[{"line_id":"1","quantity":"5"}]}') == {"batchItemFailures": []}
+    assert ship(
+        '{"shipment_id":"SH-1","order_id":"SO-1001","ship_date":"2026-11-30","lines":[{"line_id":"1","quantity":"5"}]}'
+    ) == {"batchItemFailures": []}
     result = run_automation(scheduled_event("2026-12-01T06:00:00Z"))
     assert (result["invoiced"], result["failed"]) == (0, 1)
     rec = client.get(f"{order}/progress-billings").json()["items"][0]
     assert rec["status"] == "failed" and rec["invoice_id"] is None
     assert "over-bill" in rec["failure_reason"] and "600.00" in rec["failure_reason"]
     billing = client.get(order).json()["billing"]
-    assert (billing["pending_scheduled"], billing["deposits_billed"], billing["shipments_billed"]) == \
-        ("0.00", "0.00", "500.00")
+    assert (billing["pending_scheduled"], billing["deposits_billed"], billing["shipments_billed"]) == (
+        "0.00",
+        "0.00",
+        "500.00",
+    )
     # a failed record is no longer due: the next run leaves it alone
     assert run_automation(scheduled_event("2026-12-02T06:00:00Z"))["failed"] == 0
 
@@ -153,9 +161,7 @@ def test_run_stops_before_the_timeout_and_continues(client, order, monkeypatch):
     monkeypatch.setattr(automation, "_continue", lambda ctx, payload: continued.append(payload))
     # a Lambda with 20.5 s left and a 20 s safety margin: time for very little
     clock = iter([25_000, 24_000] + [0] * 100)
-    from local.gateway import LambdaContext
-
-    ctx = LambdaContext(function_name="AutoGenerateFunction")
+    ctx = lambda_context("AutoGenerateFunction")
     ctx.get_remaining_time_in_millis = lambda: next(clock)  # type: ignore[method-assign]
     result = automation.run(scheduled_event("2026-12-01T06:00:00Z"), ctx, continue_with=automation._continue)
     assert (result["invoiced"], result["complete"], result["continued"]) == (2, False, True)
@@ -188,6 +194,8 @@ def test_automation_cost_grows_with_due_records_not_with_the_table(client):
     assert ops.count("Query") == 1
     assert ops.count("BatchGetItem") == 5 and ops.count("TransactWriteItems") == 5
     assert m.items_read <= 5 + 5 * 3  # the due records, then job + counter + settings for each
-    print(f"\nautomation, 40 jobs, 5 due: {m.count} DynamoDB calls ({ops.count('Query')} Query, "
-          f"{ops.count('BatchGetItem')} BatchGetItem, {ops.count('TransactWriteItems')} TransactWriteItems), "
-          f"{m.items_read} items read")
+    print(
+        f"\nautomation, 40 jobs, 5 due: {m.count} DynamoDB calls ({ops.count('Query')} Query, "
+        f"{ops.count('BatchGetItem')} BatchGetItem, {ops.count('TransactWriteItems')} TransactWriteItems), "
+        f"{m.items_read} items read"
+    )

@@ -1,42 +1,256 @@
-"""Concurrent requests (R6, R7, R9, R11, R13): many threads at once, each request handled as its own
-Lambda invocation through the real handlers (``Client`` is safe to share between threads).
+"""Concurrent requests (R6, R7, R9, R11, R13): many at once, each in its own Lambda execution
+environment, through the real handlers, racing on the same tables.
 
-The point is the second test pass (``BILLING_TEST_BACKEND=ddblocal``): DynamoDB Local serves the
-threads' requests in parallel and evaluates each transaction's conditions atomically with its writes,
-as DynamoDB does. On moto, which is not thread-safe, the same tests run with ``atomic_calls`` (each
-call made atomic, as a real request is): the threads still interleave between the read and the
-conditional write, so the service's optimistic concurrency (job version and invoice counter
-conditions, re-read and retry) is exercised on both backends.
+In AWS each concurrent invocation runs in its own execution environment, one request at a time, so
+that is how they run here: each request in its own worker PROCESS (``ExecutionEnvironments``), with
+the test's tables and endpoint, all released at once by a barrier, calling ``local.gateway.invoke``
+and sending back the ``HttpResult``. Nothing of Powertools is patched: its resolvers keep the
+request being resolved in process-wide state, which is right for one invocation per process.
+
+The workers come from a ``forkserver``, not a plain ``fork`` of the test process: a forked child
+would inherit the test process's open keep-alive connections to the engine (the service's cached
+clients, used by the test a moment before), one TCP stream then shared by sibling processes whose
+requests and responses interleave, and would be forked from a process with threads running
+(xdist's). The fork server has imported the code (this module, and ``warm_environment``: the
+functions' init phase) but never made a request, so each worker starts like a fresh, initialised
+execution environment with its own clients, in milliseconds. The test's environment (table names,
+endpoint: ``Sandbox.env``) reaches it through the pool's initializer.
+
+Processes share tables only through a real engine: these HTTP-level tests are ``ddblocal`` (the
+second pass), where every worker talks to the same DynamoDB Local engine, which serves requests in
+parallel and evaluates each transaction's conditions atomically with its writes, as DynamoDB does.
+On moto (in memory, per process) the same optimistic-concurrency paths (job version and invoice
+counter conditions, re-read and retry, the idempotency token) are raced by calling the service's
+functions (``service.create_record``, ``create_final``, which touch no resolver) from threads, each
+DynamoDB call made atomic (``atomic_calls``: ``local.metering.serialized``, as a real request is):
+the threads still interleave between the read and the conditional write; the same checks follow
+each race in both forms (the service form is moto's only: on DynamoDB Local the HTTP form covers it).
 
 Neither engine cancels a transaction with ``TransactionConflict`` (DynamoDB does when two
 transactions touch one item at once; DynamoDB Local applies them one at a time, measured), so that
-outcome is injected, in DynamoDB's own error shape, by the last tests here.
+outcome is injected, in DynamoDB's own error shape, by the last tests here (``local.metering``).
 
 Each test prints what the engine did (``pytest -s``): transactions committed, or cancelled and why.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from multiprocessing import forkserver
 from typing import Any
 
 import pytest
-from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from billing import service
-from tests.conftest import BACKEND, Client, dynamodb, order_body, table_snapshot
+from billing.documents import Kind
+from billing.errors import BillingError
+from local import cfn
+from local.fixtures import ADMIN, order_body
+from local.gateway import HttpResult, invoke
+from local.metering import Handler, intercept
+from local.sandbox import Sandbox
+from tests.conftest import BACKEND, Client, dynamodb, table_snapshot
 
-pytestmark = pytest.mark.usefixtures("atomic_calls")
+ddblocal = pytest.mark.ddblocal  # processes share tables only through a real engine
+# The service's own functions from threads: moto's form of each race (on DynamoDB Local, the HTTP form
+# covers it, through the real handlers; running both there would only lengthen the second pass).
+moto_only = pytest.mark.skipif(BACKEND == "ddblocal", reason="on DynamoDB Local the HTTP form of this race runs")
+
+# ---- what the engine did --------------------------------------------------------------------------
 
 
-def run_concurrently(n: int, request: Callable[[int], Any], timeout: float = 120) -> list[Any]:
-    """Call ``request(i)`` for i in 0..n-1, each on its own thread, all released at once."""
+@dataclass
+class Transactions:
+    """What the engine did with the TransactWriteItems calls made meanwhile."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    per_request: Counter[str] = field(default_factory=Counter)  # TransactWriteItems per request
+    reads: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, request: str, outcome: str) -> None:
+        with self.lock:
+            if outcome == READ:
+                self.reads += 1
+            else:
+                self.outcomes[outcome] += 1
+                self.per_request[request] += 1
+
+    def summary(self) -> str:
+        total = sum(self.outcomes.values())
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items(), key=lambda kv: -kv[1]))
+        most = max(self.per_request.values(), default=0)
+        return (
+            f"[{BACKEND}] {total} TransactWriteItems ({parts}); {self.reads} BatchGetItem; "
+            f"at most {most} transactions for one request"
+        )
+
+
+READ = "BatchGetItem"
+
+
+def observer(record: Callable[[str], None]) -> Handler:
+    """An interceptor classifying every TransactWriteItems: committed, or cancelled and why
+    (per-item reason codes); and counting BatchGetItem."""
+
+    def observed(operation: str, params: dict[str, Any], proceed: Callable[[], Any]) -> Any:
+        if operation == READ:
+            record(READ)
+            return proceed()
+        if operation != "TransactWriteItems":
+            return proceed()
+        try:
+            response = proceed()
+        except ClientError as e:
+            codes = {r.get("Code") for r in e.response.get("CancellationReasons", []) if r.get("Code") != "None"}
+            record(f"{e.response['Error']['Code']}: {'+'.join(sorted(c for c in codes if c)) or '-'}")
+            raise
+        record("committed")
+        return response
+
+    return observed
+
+
+@contextmanager
+def transactions() -> Iterator[Transactions]:
+    """Observe the calls made in this process meanwhile (any thread; a request is a thread)."""
+    t = Transactions()
+    try:
+        with intercept(observer(lambda outcome: t.add(threading.current_thread().name, outcome))):
+            yield t
+    finally:
+        print(f"\n{t.summary()}")
+
+
+# ---- many execution environments at once: worker processes --------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: Any = None
+    headers: dict[str, str] | None = None
+
+
+_start: Any = None  # in a worker: the barrier that releases the requests at once
+
+
+def _enter(env: dict[str, str], start: Any) -> None:
+    """A worker's initializer: the test's tables and endpoint, and its functions loaded."""
+    global _start
+    from billing import config
+
+    # The environment's tables and endpoint; no moto here: a request makes DynamoDB calls only, all to
+    # the engine, and any other AWS client would get an endpoint that refuses it at once.
+    os.environ.update({**env, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+    config.reset()
+    for route in cfn.http_routes():  # loaded by the fork server already (warm_environment): a no-op
+        cfn.load_handler_module(route.code_uri)
+    _start = start
+
+
+def _handle(request: Request) -> tuple[HttpResult, list[str]]:
+    """In a worker: wait for the others, then one request as API Gateway would send it."""
+    seen: list[str] = []
+    _start.wait(timeout=60)
+    with intercept(observer(seen.append)):
+        result = invoke(
+            request.method,
+            request.path,
+            headers=request.headers,
+            claims=ADMIN,
+            body=None if request.body is None else json.dumps(request.body),
+        )
+    return result, seen
+
+
+def fork_server() -> Any:
+    """The ``forkserver`` context, its server started with this module and the functions' init phase
+    imported (``warm_environment``): each environment forked from it starts warm but unconnected."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, f"{__package__}.warm_environment"])
+    # The server imports those with the environment's PYTHONPATH, not this process's sys.path (which
+    # only its children get): hand it over while it starts (once per process).
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+    return context
+
+
+class ExecutionEnvironments:
+    """``n`` worker processes, each an execution environment serving one request at a time."""
+
+    def __init__(self, n: int, box: Sandbox) -> None:
+        context = fork_server()
+        self.n = n
+        self.pool = ProcessPoolExecutor(
+            n, mp_context=context, initializer=_enter, initargs=(box.env, context.Barrier(n))
+        )
+
+    def run(
+        self, requests: list[Request], observed: Transactions | None = None, timeout: float = 120
+    ) -> list[HttpResult]:
+        """Send ``n`` requests at once, one per environment; their results in order."""
+        assert len(requests) == self.n, "one request per environment: the barrier waits for all"
+        results = []
+        for i, (result, seen) in enumerate(self.pool.map(_handle, requests, timeout=timeout)):
+            if observed is not None:
+                for outcome in seen:
+                    observed.add(f"request-{i}", outcome)
+            results.append(result)
+        return results
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+@pytest.fixture
+def environments(aws: Sandbox) -> Iterator[Callable[[int], ExecutionEnvironments]]:
+    """``environments(n)``: n execution environments on this test's tables (shut down afterwards)."""
+    made: list[ExecutionEnvironments] = []
+
+    def make(n: int) -> ExecutionEnvironments:
+        made.append(ExecutionEnvironments(n, aws))
+        return made[-1]
+
+    yield make
+    for envs in made:
+        envs.close()
+
+
+def send_at_once(environments: Callable[[int], ExecutionEnvironments], requests: list[Request]) -> list[HttpResult]:
+    """Each request in its own execution environment, all at once; prints what the engine did."""
+    t = Transactions()
+    try:
+        return environments(len(requests)).run(requests, t)
+    finally:
+        print(f"\n{t.summary()}")
+
+
+# ---- many threads at once, calling the service (no HTTP) ------------------------------------------
+
+
+def run_concurrently(n: int, call: Callable[[int], Any], timeout: float = 120) -> list[Any]:
+    """Call ``call(i)`` for i in 0..n-1, each on its own thread, all released at once."""
     start = threading.Barrier(n)
     results: list[Any] = [None] * n
     errors: list[BaseException] = []
@@ -44,7 +258,7 @@ def run_concurrently(n: int, request: Callable[[int], Any], timeout: float = 120
     def go(i: int) -> None:
         try:
             start.wait()
-            results[i] = request(i)
+            results[i] = call(i)
         except BaseException as e:  # surfaced below
             errors.append(e)
 
@@ -59,62 +273,46 @@ def run_concurrently(n: int, request: Callable[[int], Any], timeout: float = 120
     return results
 
 
-@dataclass
-class Transactions:
-    """What the engine did with the TransactWriteItems calls made meanwhile."""
-
-    outcomes: Counter[str] = field(default_factory=Counter)
-    per_thread: Counter[str] = field(default_factory=Counter)  # TransactWriteItems per request thread
-    reads: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, outcome: str) -> None:
-        with self.lock:
-            self.outcomes[outcome] += 1
-            self.per_thread[threading.current_thread().name] += 1
-
-    def summary(self) -> str:
-        total = sum(self.outcomes.values())
-        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items(), key=lambda kv: -kv[1]))
-        most = max(self.per_thread.values(), default=0)
-        return (f"[{BACKEND}] {total} TransactWriteItems ({parts}); {self.reads} BatchGetItem; "
-                f"at most {most} transactions for one request")
+ORDER, PROJECT = Kind.ORDER, Kind.PROJECT
 
 
-@contextmanager
-def transactions() -> Iterator[Transactions]:
-    """Classify every TransactWriteItems: committed, or cancelled and why (per-item reason codes)."""
-    t = Transactions()
-    original = BaseClient._make_api_call
+@dataclass(frozen=True)
+class Answer:
+    """A service call's answer as the HTTP layer would send it: 201 and the result, or the error's
+    status and body (``status``, ``body`` and ``json()``, as an ``HttpResult``)."""
 
-    def observed(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if self.meta.service_model.service_name != "dynamodb" or operation not in ("TransactWriteItems",
-                                                                                     "BatchGetItem"):
-            return original(self, operation, params)
-        if operation == "BatchGetItem":
-            with t.lock:
-                t.reads += 1
-            return original(self, operation, params)
-        try:
-            response = original(self, operation, params)
-        except ClientError as e:
-            codes = {r.get("Code") for r in e.response.get("CancellationReasons", []) if r.get("Code") != "None"}
-            t.add(f"{e.response['Error']['Code']}: {'+'.join(sorted(c for c in codes if c)) or '-'}")
-            raise
-        t.add("committed")
-        return response
+    status: int
+    body: str
 
-    BaseClient._make_api_call = observed
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def answer(call: Callable[[], Any]) -> Answer:
     try:
-        yield t
-    finally:
-        BaseClient._make_api_call = original
-        print(f"\n{t.summary()}")
+        return Answer(201, json.dumps(call()))
+    except BillingError as e:
+        return Answer(e.status, json.dumps(e.body()))
+
+
+def deposit(kind: Kind, job_id: str, body: dict[str, Any], token: str | None = None) -> Answer:
+    """``POST /{kind}s/{job_id}/progress-billings``, in the service."""
+    from billing.inputs import RecordIn
+
+    return answer(lambda: service.create_record(kind, job_id, RecordIn.model_validate(body), token))
+
+
+def final(kind: Kind, job_id: str, body: dict[str, Any], token: str | None = None) -> Answer:
+    """``POST /{kind}s/{job_id}/final-invoice``, in the service."""
+    from billing.inputs import FinalIn
+
+    return answer(lambda: service.create_final(kind, job_id, FinalIn.model_validate(body), token))
 
 
 def codes(responses: list[Any]) -> Counter[tuple[int, str | None]]:
-    return Counter((r.status, (r.json().get("error") or {}).get("code") if r.status >= 400 else None)
-                   for r in responses)
+    return Counter(
+        (r.status, (r.json().get("error") or {}).get("code") if r.status >= 400 else None) for r in responses
+    )
 
 
 def assert_books_balance(client: Client) -> dict[str, dict[str, Decimal]]:
@@ -147,31 +345,40 @@ def test_the_backend_is_the_one_named(client):
         assert "DYNAMODB_ENDPOINT_URL" not in os.environ
 
 
-def test_concurrent_requests_to_different_functions_each_get_their_own_answer(client):
-    """The harness: requests from threads, through different functions at once, are not mixed up."""
+@ddblocal
+def test_concurrent_requests_to_different_functions_each_get_their_own_answer(client, environments):
+    """The harness: requests at once, through different functions, each get their own answer."""
     for j in range(6):
         assert client.post("/orders", order_body(f"SO-{j}")).status == 201
 
-    def request(i: int) -> bool:
+    def request(i: int) -> Request:
         j = i % 6
         if i % 2:
-            r = client.post(f"/orders/SO-{j}/progress-billings", {"amount": f"{i + 1}.00"})
-            return r.status == 201 and r.json()["invoice"]["total"] == f"{i + 1}.00" \
+            return Request("POST", f"/orders/SO-{j}/progress-billings", {"amount": f"{i + 1}.00"})
+        return Request("GET", f"/orders/SO-{j}")
+
+    def answered(i: int, r: HttpResult) -> bool:
+        j = i % 6
+        if i % 2:
+            return (
+                r.status == 201
+                and r.json()["invoice"]["total"] == f"{i + 1}.00"
                 and r.json()["record"]["job_id"] == f"SO-{j}"
-        r = client.get(f"/orders/SO-{j}")
+            )
         return r.status == 200 and r.json()["id"] == f"SO-{j}"
 
-    for _ in range(3):
-        assert all(run_concurrently(12, request))
+    envs = environments(12)
+    for _ in range(3):  # the same environments each time, warm, as Lambda reuses them
+        assert all(answered(i, r) for i, r in enumerate(envs.run([request(i) for i in range(12)])))
 
 
-def test_concurrent_deposits_on_one_job_never_overbill_and_lose_nothing(client):
+# Each race below runs twice: HTTP requests, each in its own execution environment (DynamoDB Local
+# only), and the service's own functions from threads (both backends); the same checks follow.
+
+
+def deposits_on_one_job(client: Client, responses: list[Any]) -> None:
     """20 x 100.00 at once on a 1000.00 order: exactly 10 accepted, 10 refused, all 10 invoiced."""
-    assert client.post("/orders", order_body()).status == 201  # 10 x 100.00
     order = "/orders/SO-1001"
-    with transactions():
-        responses = run_concurrently(20, lambda i: client.post(
-            f"{order}/progress-billings", {"amount": "100.00", "title": f"deposit {i}"}))
     assert codes(responses) == {(201, None): 10, (422, "OVERBILLING"): 10}, [r.body for r in responses]
 
     job = client.get(order).json()
@@ -185,34 +392,61 @@ def test_concurrent_deposits_on_one_job_never_overbill_and_lose_nothing(client):
     for a in accepted:
         assert client.get(f"/invoices/{a['invoice']['invoice_id']}").json() == a["invoice"]
     records = client.get(f"{order}/progress-billings").json()["items"]
-    assert sorted((r["status"], r["invoice_id"]) for r in records) == \
-        sorted(("invoiced", a["invoice"]["invoice_id"]) for a in accepted)
+    assert sorted((r["status"], r["invoice_id"]) for r in records) == sorted(
+        ("invoiced", a["invoice"]["invoice_id"]) for a in accepted
+    )
     # the billing block of each invoice tells a consistent story: 100.00 more each time
     assert sorted(Decimal(i["billing"]["billed_to_date"]) for i in invoices) == [100 * k for k in range(1, 11)]
     books = assert_books_balance(client)
     assert books["1200"]["debit"] == books["2400"]["credit"] == Decimal("1000.00")
 
 
+@ddblocal
+def test_concurrent_deposits_on_one_job_never_overbill_and_lose_nothing(client, environments):
+    assert client.post("/orders", order_body()).status == 201  # 10 x 100.00
+    deposits_on_one_job(
+        client,
+        send_at_once(
+            environments,
+            [
+                Request("POST", "/orders/SO-1001/progress-billings", {"amount": "100.00", "title": f"deposit {i}"})
+                for i in range(20)
+            ],
+        ),
+    )
+
+
+@moto_only
+def test_service_deposits_at_once_on_one_job_never_overbill_and_lose_nothing(client, atomic_calls):
+    assert client.post("/orders", order_body()).status == 201  # 10 x 100.00
+    with transactions():
+        responses = run_concurrently(
+            20, lambda i: deposit(ORDER, "SO-1001", {"amount": "100.00", "title": f"deposit {i}"})
+        )
+    deposits_on_one_job(client, responses)
+
+
 # Every invoice in the stack takes the next number from one counter item, so concurrent invoices on
 # different jobs contend on it (and on the ledger's balance items): one commits per round, the others
 # re-read and retry (service.with_retry, MAX_ATTEMPTS, then 503 BUSY). Measured on DynamoDB
-# Local in this harness, the unluckiest request needs: 12 invoices at once, 6-7 transactions; 20 at
-# once, 8-10 (the whole budget), and 21 requests on three jobs got a 503 BUSY once in about 60 runs.
-# Hence at most 12 contending invoices per test here (the lone job of the 20-thread test is full
+# Local with requests from threads, the unluckiest request needs: 12 invoices at once, 6-7
+# transactions; 20 at once, 8-10, and 21 requests on three jobs got a 503 BUSY once in about 60 runs
+# (with a budget of 10 attempts then).
+# Hence at most 12 contending invoices per test here (the lone job of the 20-request test is full
 # after 10 invoices and the other requests are refused, not retried: 5-8 transactions).
 JOBS_AT_ONCE = 12
+PATHS = [f"/orders/J-{j}" if j % 2 else f"/projects/J-{j}" for j in range(JOBS_AT_ONCE)]
 
 
-def test_concurrent_create_now_on_different_jobs_numbers_invoices_without_gaps(client):
+def register_jobs_j(client: Client) -> None:
+    for j, path in enumerate(PATHS):
+        assert client.post(path.rsplit("/", 1)[0], order_body(f"J-{j}")).status == 201
+
+
+def invoices_on_different_jobs(client: Client, responses: list[Any]) -> None:
     """One deposit on each of several jobs at once: all succeed, numbered INV-000001..n, no gap or
     repeat, in issue order, and the ledger's balances are the sum of the invoices."""
-    n = JOBS_AT_ONCE
-    for j in range(n):
-        assert client.post("/orders" if j % 2 else "/projects", order_body(f"J-{j}")).status == 201
-    paths = [f"/orders/J-{j}" if j % 2 else f"/projects/J-{j}" for j in range(n)]
-    with transactions():
-        responses = run_concurrently(n, lambda j: client.post(f"{paths[j]}/progress-billings",
-                                                              {"amount": f"{j + 1}.25"}))
+    n, paths = JOBS_AT_ONCE, PATHS
     assert codes(responses) == {(201, None): n}, [r.body for r in responses if r.status != 201]
 
     invoices = [i for p in paths for i in client.get(f"{p}/invoices").json()["items"]]
@@ -229,23 +463,43 @@ def test_concurrent_create_now_on_different_jobs_numbers_invoices_without_gaps(c
     assert books["1200"]["debit"] == books["2400"]["credit"] == total
 
 
-def test_a_final_invoice_racing_deposits_reverses_exactly_the_accepted_ones(client):
+@ddblocal
+def test_concurrent_create_now_on_different_jobs_numbers_invoices_without_gaps(client, environments):
+    register_jobs_j(client)
+    invoices_on_different_jobs(
+        client,
+        send_at_once(
+            environments,
+            [Request("POST", f"{p}/progress-billings", {"amount": f"{j + 1}.25"}) for j, p in enumerate(PATHS)],
+        ),
+    )
+
+
+@moto_only
+def test_service_create_now_on_different_jobs_numbers_invoices_without_gaps(client, atomic_calls):
+    register_jobs_j(client)
+    with transactions():
+        responses = run_concurrently(
+            JOBS_AT_ONCE,
+            lambda j: deposit(
+                PROJECT if PATHS[j].startswith("/projects") else ORDER, f"J-{j}", {"amount": f"{j + 1}.25"}
+            ),
+        )
+    invoices_on_different_jobs(client, responses)
+
+
+RACING = [(f"/orders/R-{j}", "final" if k == 2 else "deposit") for j in range(2) for k in range(6)]
+
+
+def register_jobs_r(client: Client) -> None:
+    for j in range(2):
+        assert client.post("/orders", order_body(f"R-{j}")).status == 201
+
+
+def final_racing_deposits(client: Client, responses: list[Any]) -> None:
     """Per job, a final invoice and five deposits at once (two jobs side by side): the job ends
     finalized, every deposit that got 201 is reversed on the final, every other one got 409."""
-    jobs = [f"/orders/R-{j}" for j in range(2)]
-    for p in jobs:
-        assert client.post("/orders", order_body(p.rsplit("/", 1)[1])).status == 201
-    plan = [(p, "final" if k == 2 else "deposit") for p in jobs for k in range(6)]
-
-    def request(i: int) -> Any:
-        path, what = plan[i]
-        if what == "final":
-            return client.post(f"{path}/final-invoice", {"title": "Final"})
-        return client.post(f"{path}/progress-billings", {"amount": "50.00"})
-
-    with transactions():
-        responses = run_concurrently(len(plan), request)
-
+    jobs, plan = sorted({p for p, _ in RACING}), RACING
     report = []
     for p in jobs:
         mine = [(what, r) for (path, what), r in zip(plan, responses, strict=True) if path == p]
@@ -276,16 +530,44 @@ def test_a_final_invoice_racing_deposits_reverses_exactly_the_accepted_ones(clie
     assert len(numbers) == len(set(numbers))
 
 
-@pytest.mark.parametrize("path_body", [("progress-billings", {"amount": "250.00"}),
-                                       ("final-invoice", {"title": "Final"})], ids=["deposit", "final"])
-def test_one_idempotency_key_sent_by_many_threads_at_once_bills_once(client, path_body):
-    """R11 under concurrency: one invoice; each answer is the first response or 409 'in progress'."""
-    path, body = path_body
-    assert client.post("/orders", order_body()).status == 201
-    url = f"/orders/SO-1001/{path}"
-    headers = {"Idempotency-Key": "same-key-for-all"}
+@ddblocal
+def test_a_final_invoice_racing_deposits_reverses_exactly_the_accepted_ones(client, environments):
+    register_jobs_r(client)
+    final_racing_deposits(
+        client,
+        send_at_once(
+            environments,
+            [
+                Request("POST", f"{path}/final-invoice", {"title": "Final"})
+                if what == "final"
+                else Request("POST", f"{path}/progress-billings", {"amount": "50.00"})
+                for path, what in RACING
+            ],
+        ),
+    )
+
+
+@moto_only
+def test_service_final_invoice_racing_deposits_reverses_exactly_the_accepted_ones(client, atomic_calls):
+    register_jobs_r(client)
+
+    def call(i: int) -> Answer:
+        path, what = RACING[i]
+        job_id = path.rsplit("/", 1)[1]
+        return (
+            final(ORDER, job_id, {"title": "Final"}) if what == "final" else deposit(ORDER, job_id, {"amount": "50.00"})
+        )
+
     with transactions():
-        responses = run_concurrently(8, lambda i: client.post(url, body, headers=headers))
+        responses = run_concurrently(len(RACING), call)
+    final_racing_deposits(client, responses)
+
+
+ONCE = [("progress-billings", {"amount": "250.00"}), ("final-invoice", {"title": "Final"})]
+
+
+def billed_once(client: Client, path: str, responses: list[Any], resend: Callable[[], Any]) -> None:
+    """R11 under concurrency: one invoice; each answer is the first response or 409 'in progress'."""
     print(f"\n{path}: {dict(codes(responses))}")
     ok = [r for r in responses if r.status == 201]
     assert ok, [r.body for r in responses]
@@ -297,42 +579,72 @@ def test_one_idempotency_key_sent_by_many_threads_at_once_bills_once(client, pat
     invoices = client.get("/orders/SO-1001/invoices").json()["items"]
     assert [i["invoice_id"] for i in invoices] == [ok[0].json()["invoice"]["invoice_id"]]
     # once the first has completed, a resend replays it
-    again = client.post(url, body, headers=headers)
+    again = resend()
     assert (again.status, again.json()) == (201, ok[0].json())
     assert_books_balance(client)
 
 
-def _cancel_transactions(count: int, reason: str = "TransactionConflict") -> Any:
-    """Cancel the next ``count`` TransactWriteItems as DynamoDB does when another transaction is
-    writing one of the items at that moment (the request never reaches the table)."""
-    original = BaseClient._make_api_call
-    seen = []
+@pytest.mark.parametrize("path_body", ONCE, ids=["deposit", "final"])
+@ddblocal
+def test_one_idempotency_key_sent_by_many_requests_at_once_bills_once(client, environments, path_body):
+    path, body = path_body
+    assert client.post("/orders", order_body()).status == 201
+    url = f"/orders/SO-1001/{path}"
+    headers = {"Idempotency-Key": "same-key-for-all"}
+    responses = send_at_once(environments, [Request("POST", url, body, headers) for _ in range(8)])
+    billed_once(client, path, responses, lambda: client.post(url, body, headers=headers))
 
-    def cancelling(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if self.meta.service_model.service_name == "dynamodb" and operation == "TransactWriteItems":
+
+@moto_only
+@pytest.mark.parametrize("path_body", ONCE, ids=["deposit", "final"])
+def test_service_one_idempotency_token_from_many_threads_at_once_bills_once(client, atomic_calls, path_body):
+    """The service's own guard (the token derived from the Idempotency-Key, written into the change):
+    every call answers with the one invoice."""
+    path, body = path_body
+    assert client.post("/orders", order_body()).status == 201
+    token = hashlib.sha256(b"same-key-for-all").hexdigest()
+    create = deposit if path == "progress-billings" else final
+    with transactions():
+        responses = run_concurrently(8, lambda i: create(ORDER, "SO-1001", body, token))
+    billed_once(client, path, responses, lambda: create(ORDER, "SO-1001", body, token))
+
+
+def _cancel_transactions(count: int, reason: str = "TransactionConflict") -> tuple[Handler, list[str]]:
+    """An interceptor cancelling the next ``count`` TransactWriteItems as DynamoDB does when another
+    transaction is writing one of the items at that moment (the request never reaches the table)."""
+    seen: list[str] = []
+
+    def cancelling(operation: str, params: dict[str, Any], proceed: Callable[[], Any]) -> Any:
+        if operation == "TransactWriteItems":
             seen.append(operation)
             if len(seen) <= count:
-                reasons = [{"Code": "None"}] * len(params["TransactItems"])
+                reasons: list[Any] = [{"Code": "None"}] * len(params["TransactItems"])
                 reasons[-1] = {"Code": reason, "Message": "Transaction is ongoing for the item"}
-                raise ClientError({
-                    "Error": {"Code": "TransactionCanceledException",
-                              "Message": "Transaction cancelled, please refer cancellation reasons for specific "
-                                         f"reasons [{', '.join(r['Code'] for r in reasons)}]"},
-                    "CancellationReasons": reasons}, operation)
-        return original(self, operation, params)
+                raise ClientError(
+                    {
+                        "Error": {
+                            "Code": "TransactionCanceledException",
+                            "Message": "Transaction cancelled, please refer cancellation reasons for specific "
+                            f"reasons [{', '.join(r['Code'] for r in reasons)}]",
+                        },
+                        "CancellationReasons": reasons,
+                    },
+                    operation,
+                )
+        return proceed()
 
     return cancelling, seen
 
 
-@pytest.mark.parametrize("path_body", [("progress-billings", {"amount": "250.00"}),
-                                       ("final-invoice", None)], ids=["deposit", "final"])
-def test_a_transaction_conflict_is_retried(client, monkeypatch, path_body):
+@pytest.mark.parametrize(
+    "path_body", [("progress-billings", {"amount": "250.00"}), ("final-invoice", None)], ids=["deposit", "final"]
+)
+def test_a_transaction_conflict_is_retried(client, path_body):
     path, body = path_body
     assert client.post("/orders", order_body()).status == 201
     cancelling, seen = _cancel_transactions(3)
-    monkeypatch.setattr(BaseClient, "_make_api_call", cancelling)
-    r = client.post(f"/orders/SO-1001/{path}", body)
-    monkeypatch.undo()
+    with intercept(cancelling):
+        r = client.post(f"/orders/SO-1001/{path}", body)
     assert r.status == 201, r.body
     assert len(seen) == 4  # three cancelled, the fourth committed
     invoices = client.get("/orders/SO-1001/invoices").json()["items"]
@@ -344,10 +656,9 @@ def test_conflicts_past_the_retry_budget_are_503_busy_and_change_nothing(client,
     assert client.post("/orders", order_body()).status == 201
     before = table_snapshot()
     cancelling, seen = _cancel_transactions(service.MAX_ATTEMPTS)
-    monkeypatch.setattr(BaseClient, "_make_api_call", cancelling)
-    monkeypatch.setattr(service.time, "sleep", lambda s: None)  # the backoff, not what is tested
-    r = client.post("/orders/SO-1001/progress-billings", {"amount": "250.00"})
-    monkeypatch.undo()
+    with intercept(cancelling), monkeypatch.context() as m:
+        m.setattr("billing.service.time.sleep", lambda s: None)  # the backoff, not what is tested
+        r = client.post("/orders/SO-1001/progress-billings", {"amount": "250.00"})
     assert (r.status, r.json()["error"]["code"], r.headers.get("retry-after")) == (503, "BUSY", "1")
     assert len(seen) == service.MAX_ATTEMPTS
     assert table_snapshot() == before

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CLERK, order_body, table_snapshot
+from local.fixtures import CLERK, order_body
+from tests.conftest import table_snapshot
 
 
 @pytest.fixture
@@ -25,20 +26,23 @@ def _fields(err):
     return {d.get("field") for d in err["details"]}
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"amount": 2500}, "amount"),  # a JSON number: R10
-    ({"percent": 25}, "percent"),
-    ({"amount": "10.001"}, "amount"),  # more decimals than USD allows
-    ({"amount": "-5.00"}, "amount"),
-    ({"amount": "0"}, "amount"),
-    ({"percent": "0"}, "percent"),
-    ({"percent": "100.5"}, "percent"),
-    ({"percent": "12.12345"}, "percent"),
-    ({"amount": "1e3"}, "amount"),
-    ({"invoice_date": "2026-02-30", "amount": "1.00"}, "invoice_date"),
-    ({"amount": "1.00", "colour": "red"}, "colour"),  # extra fields are refused
-    ({"amount": "1.00", "schedule": "yes"}, "schedule"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"amount": 2500}, "amount"),  # a JSON number: R10
+        ({"percent": 25}, "percent"),
+        ({"amount": "10.001"}, "amount"),  # more decimals than USD allows
+        ({"amount": "-5.00"}, "amount"),
+        ({"amount": "0"}, "amount"),
+        ({"percent": "0"}, "percent"),
+        ({"percent": "100.5"}, "percent"),
+        ({"percent": "12.12345"}, "percent"),
+        ({"amount": "1e3"}, "amount"),
+        ({"invoice_date": "2026-02-30", "amount": "1.00"}, "invoice_date"),
+        ({"amount": "1.00", "colour": "red"}, "colour"),  # extra fields are refused
+        ({"amount": "1.00", "schedule": "yes"}, "schedule"),
+    ],
+)
 def test_invalid_record_fields_are_422_naming_the_field(client, order, body, field):
     before = table_snapshot()
     err = _error(client.post(f"{order}/progress-billings", body), 422, "VALIDATION_ERROR")
@@ -53,8 +57,14 @@ def test_amount_and_percent_together_or_neither_is_422(client, order):
 
 
 def test_jpy_amount_with_decimals_is_422(client):
-    client.post("/orders", order_body("SO-JP", "JPY", [
-        {"line_id": "1", "item_code": "X", "description": "X", "quantity": "1", "unit_price": "1000"}]))
+    client.post(
+        "/orders",
+        order_body(
+            "SO-JP",
+            "JPY",
+            [{"line_id": "1", "item_code": "X", "description": "X", "quantity": "1", "unit_price": "1000"}],
+        ),
+    )
     before = table_snapshot()
     err = _error(client.post("/orders/SO-JP/progress-billings", {"amount": "10.5"}), 422, "VALIDATION_ERROR")
     assert _fields(err) == {"amount"}
@@ -68,17 +78,23 @@ def test_malformed_json_is_400(client, order):
     assert table_snapshot() == before
 
 
-@pytest.mark.parametrize("body,field", [
-    ({**order_body(), "lines": []}, "lines"),
-    ({**order_body(), "id": "bad id!"}, "id"),
-    ({**order_body(), "currency": "XYZ"}, "currency"),
-    ({**order_body(), "lines": [{"line_id": "1", "item_code": "W", "quantity": 10, "unit_price": "1.00"}]},
-     "lines[0].quantity"),
-    ({**order_body(), "lines": [{"line_id": "1", "item_code": "W", "quantity": "1", "unit_price": "1.00001"}]},
-     "lines[0].unit_price"),
-    ({**order_body(), "lines": [{"line_id": "1", "item_code": "W", "quantity": "1", "unit_price": "0"}]},
-     "lines"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({**order_body(), "lines": []}, "lines"),
+        ({**order_body(), "id": "bad id!"}, "id"),
+        ({**order_body(), "currency": "XYZ"}, "currency"),
+        (
+            {**order_body(), "lines": [{"line_id": "1", "item_code": "W", "quantity": 10, "unit_price": "1.00"}]},
+            "lines[0].quantity",
+        ),
+        (
+            {**order_body(), "lines": [{"line_id": "1", "item_code": "W", "quantity": "1", "unit_price": "1.00001"}]},
+            "lines[0].unit_price",
+        ),
+        ({**order_body(), "lines": [{"line_id": "1", "item_code": "W", "quantity": "1", "unit_price": "0"}]}, "lines"),
+    ],
+)
 def test_invalid_job_is_422_naming_the_field(client, body, field):
     err = _error(client.post("/orders", body), 422, "VALIDATION_ERROR")
     assert field in _fields(err)
@@ -87,8 +103,13 @@ def test_invalid_job_is_422_naming_the_field(client, body, field):
 
 def test_duplicate_job_is_409_and_keeps_the_first(client, order):
     before = table_snapshot()
-    _error(client.post("/orders", order_body(lines=[
-        {"line_id": "1", "item_code": "W", "quantity": "1", "unit_price": "1.00"}])), 409, "ALREADY_EXISTS")
+    _error(
+        client.post(
+            "/orders", order_body(lines=[{"line_id": "1", "item_code": "W", "quantity": "1", "unit_price": "1.00"}])
+        ),
+        409,
+        "ALREADY_EXISTS",
+    )
     assert table_snapshot() == before
     assert client.get(order).json()["total"] == "1000.00"
 
@@ -107,8 +128,12 @@ def test_unknown_ids_are_404(client, order):
 
 def test_overbilling_is_422_and_changes_nothing(client, order):
     assert client.post(f"{order}/progress-billings", {"amount": "600.00"}).status == 201
-    assert client.post(f"{order}/progress-billings", {"amount": "300.00", "schedule": True,
-                                                      "invoice_date": "2027-01-01"}).status == 201
+    assert (
+        client.post(
+            f"{order}/progress-billings", {"amount": "300.00", "schedule": True, "invoice_date": "2027-01-01"}
+        ).status
+        == 201
+    )
     before = table_snapshot()
     err = _error(client.post(f"{order}/progress-billings", {"amount": "100.01"}), 422, "OVERBILLING")
     assert "100.00" in err["message"]  # what is still available
@@ -127,8 +152,9 @@ def test_finalized_job_refuses_more_billing(client, order):
 
 
 def test_cancel_pending_record_and_not_an_invoiced_one(client, order):
-    pending = client.post(f"{order}/progress-billings",
-                          {"amount": "100.00", "schedule": True, "invoice_date": "2027-01-01"}).json()["record"]
+    pending = client.post(
+        f"{order}/progress-billings", {"amount": "100.00", "schedule": True, "invoice_date": "2027-01-01"}
+    ).json()["record"]
     assert pending["status"] == "pending" and pending["invoice_id"] is None
     assert client.get(order).json()["billing"]["pending_scheduled"] == "100.00"
     r = client.delete(f"{order}/progress-billings/{pending['record_id']}")
@@ -143,8 +169,9 @@ def test_cancel_pending_record_and_not_an_invoiced_one(client, order):
 
 
 def test_final_invoice_cancels_pending_records(client, order):
-    rec = client.post(f"{order}/progress-billings",
-                      {"amount": "100.00", "schedule": True, "invoice_date": "2027-01-01"}).json()["record"]
+    rec = client.post(
+        f"{order}/progress-billings", {"amount": "100.00", "schedule": True, "invoice_date": "2027-01-01"}
+    ).json()["record"]
     final = client.post(f"{order}/final-invoice").json()["invoice"]
     assert final["total"] == "1000.00"  # a pending record bills nothing
     records = client.get(f"{order}/progress-billings").json()["items"]

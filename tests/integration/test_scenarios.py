@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import order_body
+from local.fixtures import order_body
 
 
 @pytest.mark.parametrize("segment,kind", [("orders", "order"), ("projects", "project")])
@@ -16,8 +16,7 @@ def test_percent_deposit_then_final_invoice(client, segment, kind):
     job = r.json()
     assert job["kind"] == kind and job["total"] == "1000.00"
 
-    body = {"invoice_date": "2026-12-01", "title": "Milestone 1", "item_description": "25% deposit",
-            "percent": "25"}
+    body = {"invoice_date": "2026-12-01", "title": "Milestone 1", "item_description": "25% deposit", "percent": "25"}
     r = client.post(f"/{segment}/JOB-1/progress-billings", body)
     assert r.status == 201, r.body
     out = r.json()
@@ -42,9 +41,23 @@ def test_percent_deposit_then_final_invoice(client, segment, kind):
 
 
 def test_order_25_percent_deposit_posts_ar_and_customer_deposits(client):
-    assert client.post("/orders", order_body(lines=[
-        {"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "100", "unit_price": "100.00"},
-    ])).status == 201
+    assert (
+        client.post(
+            "/orders",
+            order_body(
+                lines=[
+                    {
+                        "line_id": "1",
+                        "item_code": "WIDGET",
+                        "description": "Widget",
+                        "quantity": "100",
+                        "unit_price": "100.00",
+                    },
+                ]
+            ),
+        ).status
+        == 201
+    )
     r = client.post("/orders/SO-1001/progress-billings", {"invoice_date": "2026-12-01", "percent": "25"})
     inv = r.json()["invoice"]
     assert inv["total"] == "2500.00"
@@ -54,27 +67,54 @@ def test_order_25_percent_deposit_posts_ar_and_customer_deposits(client):
     entry = ledger[0]
     assert entry["invoice_id"] == inv["invoice_id"] and entry["date"] == "2026-12-01"
     assert {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]} == {
-        ("1200", "2500.00", "0.00"), ("2400", "0.00", "2500.00")}
+        ("1200", "2500.00", "0.00"),
+        ("2400", "0.00", "2500.00"),
+    }
 
 
 def test_final_after_two_deposits_reverses_them_and_clears_customer_deposits(client):
-    client.post("/orders", order_body(lines=[
-        {"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "60", "unit_price": "100.00"},
-        {"line_id": "2", "item_code": "GADGET", "description": "Gadget", "quantity": "8", "unit_price": "500.00"},
-    ]))
+    client.post(
+        "/orders",
+        order_body(
+            lines=[
+                {
+                    "line_id": "1",
+                    "item_code": "WIDGET",
+                    "description": "Widget",
+                    "quantity": "60",
+                    "unit_price": "100.00",
+                },
+                {
+                    "line_id": "2",
+                    "item_code": "GADGET",
+                    "description": "Gadget",
+                    "quantity": "8",
+                    "unit_price": "500.00",
+                },
+            ]
+        ),
+    )
     d1 = client.post("/orders/SO-1001/progress-billings", {"amount": "2500.00", "title": "M1"}).json()["invoice"]
     d2 = client.post("/orders/SO-1001/progress-billings", {"amount": "1000.00", "title": "M2"}).json()["invoice"]
     final = client.post("/orders/SO-1001/final-invoice").json()["invoice"]
     assert final["total"] == "6500.00"
     deposits = [ln for ln in final["lines"] if ln["code"] == "DEPOSIT"]
     assert [(ln["amount"], ln["reverses_invoice_id"]) for ln in deposits] == [
-        ("-2500.00", d1["invoice_id"]), ("-1000.00", d2["invoice_id"])]
+        ("-2500.00", d1["invoice_id"]),
+        ("-1000.00", d2["invoice_id"]),
+    ]
     assert all(d["reverses_invoice_id"] in d["description"] for d in deposits)
     revenue = sum(Decimal(ln["amount"]) for ln in final["lines"] if ln["code"] != "DEPOSIT")
     assert revenue == Decimal("10000.00")
     assert sum(Decimal(ln["amount"]) for ln in final["lines"]) == Decimal(final["total"])
-    assert final["billing"] == {**final["billing"], "job_total": "10000.00", "billed_before": "3500.00",
-                                "this_invoice": "6500.00", "billed_to_date": "10000.00", "remaining": "0.00"}
+    assert final["billing"] == {
+        **final["billing"],
+        "job_total": "10000.00",
+        "billed_before": "3500.00",
+        "this_invoice": "6500.00",
+        "billed_to_date": "10000.00",
+        "remaining": "0.00",
+    }
 
     tb = client.get("/ledger/trial-balance").json()
     by_account = {a["account"]: a for a in tb["accounts"]}
@@ -85,8 +125,14 @@ def test_final_after_two_deposits_reverses_them_and_clears_customer_deposits(cli
 
 
 def test_jpy_rounds_to_whole_yen(client):
-    client.post("/projects", order_body("PRJ-JP", "JPY", [
-        {"line_id": "1", "item_code": "WORK", "description": "Work", "quantity": "1", "unit_price": "100000"}]))
+    client.post(
+        "/projects",
+        order_body(
+            "PRJ-JP",
+            "JPY",
+            [{"line_id": "1", "item_code": "WORK", "description": "Work", "quantity": "1", "unit_price": "100000"}],
+        ),
+    )
     inv = client.post("/projects/PRJ-JP/progress-billings", {"percent": "33.3333"}).json()["invoice"]
     assert inv["total"] == "33333" and inv["lines"][0]["amount"] == "33333"
     inv = client.post("/projects/PRJ-JP/progress-billings", {"percent": "0.0005"}).json()["invoice"]
@@ -94,8 +140,12 @@ def test_jpy_rounds_to_whole_yen(client):
 
 
 def test_three_thirds_leave_a_final_of_one_cent(client):
-    client.post("/orders", order_body(lines=[
-        {"line_id": "1", "item_code": "X", "description": "X", "quantity": "1", "unit_price": "100.00"}]))
+    client.post(
+        "/orders",
+        order_body(
+            lines=[{"line_id": "1", "item_code": "X", "description": "X", "quantity": "1", "unit_price": "100.00"}]
+        ),
+    )
     for _ in range(3):
         r = client.post("/orders/SO-1001/progress-billings", {"percent": "33.3333"})
         assert r.json()["invoice"]["total"] == "33.33"

@@ -9,15 +9,35 @@ import boto3
 import pytest
 
 from billing import store
-from tests.conftest import order_body, ship, shipment_message
+from local.fixtures import order_body, ship, shipment_message
 
 
 @pytest.fixture
 def order(client):
-    assert client.post("/orders", order_body(lines=[
-        {"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "10", "unit_price": "100.00"},
-        {"line_id": "2", "item_code": "GADGET", "description": "Gadget", "quantity": "3", "unit_price": "33.3333"},
-    ])).status == 201  # 1000.00 + 100.00 = 1100.00
+    assert (
+        client.post(
+            "/orders",
+            order_body(
+                lines=[
+                    {
+                        "line_id": "1",
+                        "item_code": "WIDGET",
+                        "description": "Widget",
+                        "quantity": "10",
+                        "unit_price": "100.00",
+                    },
+                    {
+                        "line_id": "2",
+                        "item_code": "GADGET",
+                        "description": "Gadget",
+                        "quantity": "3",
+                        "unit_price": "33.3333",
+                    },
+                ]
+            ),
+        ).status
+        == 201
+    )  # 1000.00 + 100.00 = 1100.00
     return "/orders/SO-1001"
 
 
@@ -47,11 +67,15 @@ def test_shipment_first_is_invoiced_and_the_final_does_not_bill_it_again(client,
     inv = client.get(f"/invoices/{s['invoice_id']}").json()
     assert inv["type"] == "shipment" and inv["shipment_id"] == "SH-1" and inv["invoice_date"] == "2026-11-27"
     assert [(ln["code"], ln["quantity"], ln["amount"]) for ln in inv["lines"]] == [
-        ("WIDGET", "4", "400.00"), ("GADGET", "1", "33.33")]
+        ("WIDGET", "4", "400.00"),
+        ("GADGET", "1", "33.33"),
+    ]
     assert inv["total"] == "433.33"
     entry = client.get(f"{order}/ledger").json()["items"][0]
     assert {(ln["account"], ln["debit"], ln["credit"]) for ln in entry["lines"]} == {
-        ("1200", "433.33", "0.00"), ("4000", "0.00", "433.33")}
+        ("1200", "433.33", "0.00"),
+        ("4000", "0.00", "433.33"),
+    }
     job = client.get(order).json()
     assert job["billing"]["shipments_billed"] == "433.33" and job["billing"]["remaining"] == "666.67"
 
@@ -61,8 +85,10 @@ def test_shipment_first_is_invoiced_and_the_final_does_not_bill_it_again(client,
     assert dep["billing"]["billed_before"] == "433.33"
     # a later shipment is not invoiced: the order has a deposit invoice now
     ship(shipment_message("SH-2", lines=[{"line_id": "1", "quantity": "6"}]))
-    assert (shipments(client, order)["SH-2"]["status"], shipments(client, order)["SH-2"]["reason"]) == \
-        ("not_invoiced", "progress_billing")
+    assert (shipments(client, order)["SH-2"]["status"], shipments(client, order)["SH-2"]["reason"]) == (
+        "not_invoiced",
+        "progress_billing",
+    )
 
     final = client.post(f"{order}/final-invoice").json()["invoice"]
     revenue = {ln["code"]: ln for ln in final["lines"] if ln["code"] != "DEPOSIT"}
@@ -152,20 +178,26 @@ def test_a_transient_failure_fails_only_that_message(client, order, auto_invoice
 def test_through_the_template_queue_a_poison_message_ends_in_the_dlq(client, order, monkeypatch):
     """The queue and its redrive policy come from template.yaml; delivery as the event source mapping."""
     from local import sqs as local_sqs
-    from local.gateway import context_for
+    from local.fixtures import lambda_context
 
     sqs = boto3.client("sqs")
     urls = local_sqs.create_queues(sqs, visibility_timeout=0)
     trigger = next(t for t in local_sqs.sqs_triggers() if t.function == "ProcessShipmentsFunction")
     assert trigger.queue == "ShipmentQueue" and trigger.report_failures
     real = store.read_for_change
-    monkeypatch.setattr(store, "read_for_change", lambda kind, job_id, shipment_id=None: (
-        (_ for _ in ()).throw(ConnectionError("down")) if shipment_id == "SH-poison"
-        else real(kind, job_id, shipment_id=shipment_id)))
+    monkeypatch.setattr(
+        store,
+        "read_for_change",
+        lambda kind, job_id, shipment_id=None: (
+            (_ for _ in ()).throw(ConnectionError("down"))
+            if shipment_id == "SH-poison"
+            else real(kind, job_id, shipment_id=shipment_id)
+        ),
+    )
     sqs.send_message(QueueUrl=urls["ShipmentQueue"], MessageBody=shipment_message("SH-ok"))
     sqs.send_message(QueueUrl=urls["ShipmentQueue"], MessageBody=shipment_message("SH-poison"))
     for _ in range(8):
-        local_sqs.deliver_once(sqs, urls["ShipmentQueue"], trigger, context_for(trigger.function))
+        local_sqs.deliver_once(sqs, urls["ShipmentQueue"], trigger, lambda_context(trigger.function))
     dlq = sqs.receive_message(QueueUrl=urls["ShipmentDeadLetterQueue"], MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["shipment_id"] for m in dlq] == ["SH-poison"]
     assert set(shipments(client, order)) == {"SH-ok"}

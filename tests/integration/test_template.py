@@ -21,11 +21,24 @@ from samtranslator.translator.translator import Translator
 from local import cfn
 
 AUTHORIZER = "CognitoJwt"
-PSEUDO_PARAMETERS = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
-                     "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "progress-billing"}
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "progress-billing",
+}
 # OpenAPI method keys of the generated API body -> HTTP API route methods.
-OPENAPI_METHODS = {"get": "GET", "put": "PUT", "post": "POST", "delete": "DELETE", "patch": "PATCH",
-                   "head": "HEAD", "options": "OPTIONS", "x-amazon-apigateway-any-method": "ANY"}
+OPENAPI_METHODS = {
+    "get": "GET",
+    "put": "PUT",
+    "post": "POST",
+    "delete": "DELETE",
+    "patch": "PATCH",
+    "head": "HEAD",
+    "options": "OPTIONS",
+    "x-amazon-apigateway-any-method": "ANY",
+}
 
 
 class _NoManagedPolicies:
@@ -49,8 +62,9 @@ def _sam_template() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def translated() -> dict[str, Any]:
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
-    return translator.translate(_sam_template(), parameter_values=dict(PSEUDO_PARAMETERS),
-                                get_managed_policy_map=_NoManagedPolicies().load)
+    return translator.translate(
+        _sam_template(), parameter_values=dict(PSEUDO_PARAMETERS), get_managed_policy_map=_NoManagedPolicies().load
+    )
 
 
 def _of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
@@ -137,8 +151,9 @@ def test_generated_routes_are_exactly_the_functions_http_events(translated):
 def test_every_route_requires_the_cognito_jwt_authorizer(translated):
     generated = _generated_routes(translated)
     assert generated
-    unprotected = sorted(f"{m} {p}" for (m, p), (_, op) in generated.items()
-                         if op.get("security") != [{AUTHORIZER: []}])
+    unprotected = sorted(
+        f"{m} {p}" for (m, p), (_, op) in generated.items() if op.get("security") != [{AUTHORIZER: []}]
+    )
     assert unprotected == []
 
 
@@ -233,8 +248,13 @@ def test_outputs(translated, name):
 # ---- the policies grant what the handlers do ----------------------------------------------------
 
 # Items of a transaction -> the IAM action each is authorized by.
-_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                 "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+_ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
 
 
 def _granted(translated: dict[str, Any], fn_id: str) -> set[tuple[str, str, str | None]]:
@@ -244,8 +264,11 @@ def _granted(translated: dict[str, Any], fn_id: str) -> set[tuple[str, str, str 
     out = set()
     fn = translated["Resources"][fn_id]
     for statement in _role_statements(translated, fn_id, fn):
-        actions = [a.split(":", 1)[1] for a in map(str, _as_list(statement.get("Action", [])))
-                   if a.lower().startswith("dynamodb:")]
+        actions = [
+            a.split(":", 1)[1]
+            for a in map(str, _as_list(statement.get("Action", [])))
+            if a.lower().startswith("dynamodb:")
+        ]
         for resource in _as_list(statement.get("Resource", [])):
             for table in tables:
                 sub = resource.get("Fn::Sub") if isinstance(resource, dict) else None
@@ -260,39 +283,35 @@ def _granted(translated: dict[str, Any], fn_id: str) -> set[tuple[str, str, str 
     return out
 
 
-def _record_dynamodb_calls(monkeypatch: Any, calls: list[tuple[str, str, str | None]]) -> None:
-    """Record (IAM action, table logical id, index) of every DynamoDB call any client makes."""
+def _recording(calls: list[tuple[str, str, str | None]]) -> Any:
+    """An interceptor recording (IAM action, table logical id, index) of every DynamoDB call any client makes."""
     import os
 
-    import botocore.client
-
     logical = {os.environ[env]: logical_id for logical_id, env in cfn.TABLE_ENV.items()}
-    original = botocore.client.BaseClient._make_api_call
 
-    def recording(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if self.meta.service_model.service_name == "dynamodb":
-            if operation in {"TransactWriteItems", "TransactGetItems"}:
-                for item in params["TransactItems"]:
-                    ((op, body),) = item.items()
-                    calls.append((_ITEM_ACTIONS[op], logical[body["TableName"]], None))
-            elif operation in {"BatchGetItem", "BatchWriteItem"}:
-                calls.extend((operation, logical[table], None) for table in params["RequestItems"])
-            else:
-                calls.append((operation, logical[params["TableName"]], params.get("IndexName")))
-        return original(self, operation, params)
+    def recording(operation: str, params: dict[str, Any], proceed: Any) -> Any:
+        if operation in {"TransactWriteItems", "TransactGetItems"}:
+            for item in params["TransactItems"]:
+                ((op, body),) = item.items()
+                calls.append((_ITEM_ACTIONS[op], logical[body["TableName"]], None))
+        elif operation in {"BatchGetItem", "BatchWriteItem"}:
+            calls.extend((operation, logical[table], None) for table in params["RequestItems"])
+        else:
+            calls.append((operation, logical[params["TableName"]], params.get("IndexName")))
+        return proceed()
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return recording
 
 
-def test_each_function_role_allows_the_dynamodb_calls_its_handler_makes(translated, client, monkeypatch):
+def test_each_function_role_allows_the_dynamodb_calls_its_handler_makes(translated, client):
     import os
 
     import boto3
 
-    from tests.conftest import order_body
+    from local.fixtures import order_body
+    from local.metering import intercept
 
     calls: list[tuple[str, str, str | None]] = []
-    _record_dynamodb_calls(monkeypatch, calls)
     made: dict[str, set[tuple[str, str, str | None]]] = {}
 
     def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
@@ -307,22 +326,25 @@ def test_each_function_role_allows_the_dynamodb_calls_its_handler_makes(translat
         for item in ddb.scan(TableName=table)["Items"]:
             ddb.delete_item(TableName=table, Key={"id": item["id"]})
 
-    for segment, job_id in (("orders", "SO-1001"), ("projects", "PRJ-1001")):
-        call("POST", f"/{segment}", order_body(job_id))
-        call("POST", f"/{segment}", order_body(job_id))  # 409: the duplicate check reads the job
-        record = call("POST", f"/{segment}/{job_id}/progress-billings", {"percent": "10", "schedule": True})
-        call("DELETE", f"/{segment}/{job_id}/progress-billings/{record.json()['record']['record_id']}")
-        for path, body in ((f"/{segment}/{job_id}/progress-billings", {"percent": "10"}),
-                           (f"/{segment}/{job_id}/final-invoice", {})):
-            for _ in range(2):  # the second: a resend with the same key, its idempotency record expired
-                r = call("POST", path, body, headers={"Idempotency-Key": f"key-{segment}-{path[-7:]}"})
-                forget_idempotency_records()
-    ids = {"job_id": "SO-1001", "invoice_id": r.json()["invoice"]["invoice_id"]}
-    for route in cfn.http_routes():  # every read route, for a job (or invoice) that exists
-        if route.method == "GET":
-            job_id = "PRJ-1001" if route.path.startswith("/projects") else "SO-1001"
-            call("GET", route.path.format_map({**ids, "job_id": job_id}))
-    call("PUT", "/settings", {"auto_invoice_on_shipment": False})
+    with intercept(_recording(calls)):
+        for segment, job_id in (("orders", "SO-1001"), ("projects", "PRJ-1001")):
+            call("POST", f"/{segment}", order_body(job_id))
+            call("POST", f"/{segment}", order_body(job_id))  # 409: the duplicate check reads the job
+            record = call("POST", f"/{segment}/{job_id}/progress-billings", {"percent": "10", "schedule": True})
+            call("DELETE", f"/{segment}/{job_id}/progress-billings/{record.json()['record']['record_id']}")
+            for path, body in (
+                (f"/{segment}/{job_id}/progress-billings", {"percent": "10"}),
+                (f"/{segment}/{job_id}/final-invoice", {}),
+            ):
+                for _ in range(2):  # the second: a resend with the same key, its idempotency record expired
+                    r = call("POST", path, body, headers={"Idempotency-Key": f"key-{segment}-{path[-7:]}"})
+                    forget_idempotency_records()
+        ids = {"job_id": "SO-1001", "invoice_id": r.json()["invoice"]["invoice_id"]}
+        for route in cfn.http_routes():  # every read route, for a job (or invoice) that exists
+            if route.method == "GET":
+                job_id = "PRJ-1001" if route.path.startswith("/projects") else "SO-1001"
+                call("GET", route.path.format_map({**ids, "job_id": job_id}))
+        call("PUT", "/settings", {"auto_invoice_on_shipment": False})
 
     missing = {}
     for fn_id, used in made.items():

@@ -27,6 +27,7 @@ D = Decimal
 
 # --- minor units ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("currency", "places"), [("USD", 2), ("EUR", 2), ("JPY", 0), ("KRW", 0), ("KWD", 3)])
 def test_minor_unit_follows_iso_4217(currency: str, places: int) -> None:
     assert minor_unit(currency) == places
@@ -50,6 +51,7 @@ def test_money_error_is_a_value_error() -> None:
 
 
 # --- quantize: half-up to the minor unit -----------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("value", "currency", "expected"),
@@ -80,6 +82,7 @@ def test_quantize_rounds_half_up_to_minor_unit(value: str, currency: str, expect
 
 
 # --- fmt: the wire form ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("value", "currency", "expected"),
@@ -127,6 +130,7 @@ def test_fmt_keeps_the_sign_of_a_nonzero_negative_amount() -> None:
 
 # --- percent_of (R1) -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("total", "percent", "currency", "expected"),
     [
@@ -154,8 +158,7 @@ def test_fmt_keeps_the_sign_of_a_nonzero_negative_amount() -> None:
         ("20.000", "0.0125", "KWD", "0.003"),  # 0.0025 -> 0.003
     ],
 )
-def test_percent_of_rounds_half_up_to_the_minor_unit(total: str, percent: str, currency: str,
-                                                      expected: str) -> None:
+def test_percent_of_rounds_half_up_to_the_minor_unit(total: str, percent: str, currency: str, expected: str) -> None:
     got = percent_of(D(total), D(percent), currency)
     assert got == D(expected)
     assert fmt(got, currency) == expected
@@ -168,6 +171,7 @@ def test_percent_of_does_not_depend_on_how_the_percent_is_written() -> None:
 
 # --- line_amount ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("qty", "price", "currency", "expected"),
     [
@@ -179,12 +183,14 @@ def test_percent_of_does_not_depend_on_how_the_percent_is_written() -> None:
         ("1", "1.2345", "KWD", "1.235"),
     ],
 )
-def test_line_amount_is_quantity_times_price_rounded_half_up(qty: str, price: str, currency: str,
-                                                             expected: str) -> None:
+def test_line_amount_is_quantity_times_price_rounded_half_up(
+    qty: str, price: str, currency: str, expected: str
+) -> None:
     assert line_amount(D(qty), D(price), currency) == D(expected)
 
 
 # --- parse_amount / parse_decimal (R10) ------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "currency", "expected"),
@@ -301,6 +307,7 @@ def test_parse_error_names_what_was_parsed() -> None:
 
 
 # --- ratio_percent ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("part", "whole", "expected"),
