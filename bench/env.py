@@ -24,20 +24,13 @@ for _p in (str(LAYER), str(ROOT)):  # ``billing`` and ``local`` importable, as p
 
 
 def service_environment(endpoint_url: str | None = None) -> dict[str, str]:
-    """The functions' environment from ``template.yaml`` (``Globals``; Refs resolved to the bench's
-    tables and the parameters' defaults), fake credentials, and the DynamoDB endpoint if any."""
-    from local import cfn
+    """The functions' environment from ``template.yaml`` (``local.cfn``: Refs resolved to the bench's
+    tables and the parameters' defaults), the offline credentials (``local.sandbox``), and the
+    DynamoDB endpoint if any."""
+    from local import cfn, sandbox
 
-    env = {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_SESSION_TOKEN": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
-    for name, value in cfn.template()["Globals"]["Function"]["Environment"]["Variables"].items():
-        ref = value.get("Ref") if isinstance(value, dict) else None
-        env[name] = str(value) if ref is None else TABLES.get(ref) or cfn.parameter_default(ref)
+    env = {k: v for k, v in sandbox.OFFLINE_ENV.items() if k.startswith("AWS_")}
+    env.update(cfn.function_environment(TABLES))
     if endpoint_url:
         env["DYNAMODB_ENDPOINT_URL"] = endpoint_url
     return env
@@ -48,11 +41,10 @@ def use_environment(endpoint_url: str | None = None) -> None:
     import boto3
 
     from billing import config
-    from local import cfn
+    from local import cfn, sandbox
 
+    sandbox.go_offline({cfn.TABLE_ENV[logical_id]: name for logical_id, name in TABLES.items()})
     os.environ.update(service_environment(endpoint_url), POWERTOOLS_LOG_LEVEL="WARNING")
-    if not endpoint_url:
-        os.environ.pop("DYNAMODB_ENDPOINT_URL", None)
     config.reset()  # the service reads its configuration once
     cfn.create_tables(boto3.client("dynamodb", endpoint_url=endpoint_url), TABLES)
 

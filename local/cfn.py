@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +56,22 @@ def resources(type_: str) -> dict[str, dict[str, Any]]:
 
 def parameter_default(name: str) -> str:
     return str(template()["Parameters"][name]["Default"])
+
+
+def function_environment(table_names: dict[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The functions' environment as the template's ``Globals`` sets it: a table's Ref gets its name
+    in ``table_names`` (logical id -> name), a parameter's Ref its default, unless ``overrides`` (the
+    caller's environment, e.g. ``BUSINESS_TIMEZONE=Asia/Tokyo make run``) names the variable."""
+    variables = template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    given = overrides or {}
+    out: dict[str, str] = {}
+    for name, value in variables.items():
+        ref = value.get("Ref") if isinstance(value, dict) else None
+        if ref in table_names:
+            out[name] = table_names[ref]
+        else:
+            out[name] = given.get(name) or (parameter_default(ref) if ref is not None else str(value))
+    return out
 
 
 def create_table_kwargs(logical_id: str, table_name: str) -> dict[str, Any]:

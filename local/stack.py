@@ -43,22 +43,6 @@ def _add_layers_to_path() -> None:
             sys.path.insert(0, folder)
 
 
-def _function_environment(table_names: dict[str, str]) -> dict[str, str]:
-    """The template's ``Globals`` environment: a table's Ref gets its local name, a parameter's Ref
-    its default unless the variable is already set here (``BUSINESS_TIMEZONE=Asia/Tokyo make run``)."""
-    variables = cfn.template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    out: dict[str, str] = {}
-    for name, value in variables.items():
-        ref = value.get("Ref") if isinstance(value, dict) else None
-        if ref in table_names:
-            out[name] = table_names[ref]
-        elif ref is not None:
-            out[name] = os.environ.get(name) or cfn.parameter_default(ref)
-        else:
-            out[name] = os.environ.get(name) or str(value)
-    return out
-
-
 class Stack:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -115,7 +99,7 @@ class Stack:
         self.moto_endpoint = "http://{}:{}".format(*moto.get_host_and_port())
         self._check_interrupted()
 
-        os.environ.update(_function_environment(self.tables))
+        os.environ.update(cfn.function_environment(self.tables, os.environ))
         os.environ.update(
             {
                 # A fake account: whatever is not local goes to moto, never to AWS.
