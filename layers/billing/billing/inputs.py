@@ -92,13 +92,18 @@ class JobIn(BaseModel):
         return v
 
 
-class RecordIn(BaseModel):
-    """A progress billing record: exactly one of ``amount`` or ``percent`` (R1)."""
+class _Heading(BaseModel):
+    """What every invoice request may name: its date (default: today's business date), title, description."""
 
     model_config = _STRICT
     invoice_date: Date | None = None
     title: Text = ""
     description: LongText = ""
+
+
+class RecordIn(_Heading):
+    """A progress billing record: exactly one of ``amount`` or ``percent`` (R1)."""
+
     item_description: Text = ""
     amount: Amount | None = None
     percent: Percent | None = None
@@ -111,11 +116,8 @@ class RecordIn(BaseModel):
         return self
 
 
-class FinalIn(BaseModel):
-    model_config = _STRICT
-    invoice_date: Date | None = None
-    title: Text = ""
-    description: LongText = ""
+class FinalIn(_Heading):
+    """The final invoice (R7): the body is optional."""
 
 
 class AccountsIn(BaseModel):
