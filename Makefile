@@ -33,7 +33,8 @@ typecheck: $(STAMP)
 
 # docs/openapi.json from the routes' declarations (tests/unit/test_openapi.py fails when it drifts).
 openapi: $(STAMP)
-	PYTHONPATH=layers/billing $(BIN)/python -c 'from billing.http.openapi import openapi_json; print(openapi_json(), end="")' > docs/openapi.json
+	PYTHONPATH=layers/billing $(BIN)/python -c 'from billing.http.openapi import openapi_json; print(openapi_json(), end="")' \
+		> docs/openapi.json.tmp && mv docs/openapi.json.tmp docs/openapi.json
 
 validate: $(STAMP)
 	$(BIN)/sam validate --lint

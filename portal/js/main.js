@@ -1,7 +1,7 @@
 /* Progress Billing portal: the Billing tab of an order or a project.
  *
  * Native ES modules, no framework, no build step: index.html loads this entry module. Everything the
- * page shows comes from the HTTP API of PRODUCT.md; money is shown exactly as the API returns it
+ * page shows comes from the HTTP API of docs/rules.md; money is shown exactly as the API returns it
  * (decimal strings) with the currency, and amounts typed by the user are sent as the strings they typed
  * (the API rejects JSON numbers).
  *

@@ -41,6 +41,14 @@ def test_same_key_returns_the_first_response_and_changes_nothing(client, order):
     assert len(_invoices(client, order)) == 1
 
 
+def test_idempotency_records_keep_the_ids_the_first_release_wrote(client, order):
+    """A deployment that moves code must not orphan the stored keys of the last 24 hours: the record
+    id is ``<function name>.billing.http.idempotent.<locals>.once#<hash>``, whatever the module path."""
+    client.post(f"{order}/progress-billings", {"amount": "100.00"}, headers={"Idempotency-Key": "pin-1"})
+    items = boto3.client("dynamodb").scan(TableName=os.environ["IDEMPOTENCY_TABLE_NAME"])["Items"]
+    assert [i["id"]["S"].split("#")[0] for i in items] == ["test-func.billing.http.idempotent.<locals>.once"]
+
+
 def test_same_key_with_another_body_is_409(client, order):
     h = {"Idempotency-Key": "k-2"}
     client.post(f"{order}/progress-billings", {"amount": "100.00"}, headers=h)

@@ -566,12 +566,17 @@ def test_service_final_invoice_racing_deposits_reverses_exactly_the_accepted_one
 ONCE = [("progress-billings", {"amount": "250.00"}), ("final-invoice", {"title": "Final"})]
 
 
-def billed_once(client: Client, path: str, responses: list[Any], resend: Callable[[], Any]) -> None:
-    """R11 under concurrency: one invoice; each answer is the first response or 409 'in progress'."""
+def billed_once(
+    client: Client, path: str, responses: list[Any], resend: Callable[[], Any], *, in_progress: bool = True
+) -> None:
+    """R11 under concurrency: one invoice; each answer is the first response or, where Powertools'
+    idempotency record answers (``in_progress``), 409 'in progress'."""
     print(f"\n{path}: {dict(codes(responses))}")
     ok = [r for r in responses if r.status == 201]
     assert ok, [r.body for r in responses]
     assert all(r.json() == ok[0].json() for r in ok), "every 201 is the same, first, response"
+    if not in_progress:
+        assert len(ok) == len(responses), [r.body for r in responses]
     for r in responses:
         if r.status != 201:
             assert (r.status, r.json()["error"]["code"]) == (409, "IDEMPOTENCY_CONFLICT"), r.body
@@ -599,14 +604,15 @@ def test_one_idempotency_key_sent_by_many_requests_at_once_bills_once(client, en
 @pytest.mark.parametrize("path_body", ONCE, ids=["deposit", "final"])
 def test_service_one_idempotency_token_from_many_threads_at_once_bills_once(client, atomic_calls, path_body):
     """The service's own guard (the token derived from the Idempotency-Key, written into the change):
-    every call answers with the one invoice."""
+    every call answers with the one invoice. Powertools' idempotency record, in front of it in the
+    HTTP functions, is raced by the HTTP form of this test, on DynamoDB Local only (pass 2)."""
     path, body = path_body
     assert client.post("/orders", order_body()).status == 201
     token = hashlib.sha256(b"same-key-for-all").hexdigest()
     create = deposit if path == "progress-billings" else final
     with transactions():
         responses = run_concurrently(8, lambda i: create(ORDER, "SO-1001", body, token))
-    billed_once(client, path, responses, lambda: create(ORDER, "SO-1001", body, token))
+    billed_once(client, path, responses, lambda: create(ORDER, "SO-1001", body, token), in_progress=False)
 
 
 def _cancel_transactions(count: int, reason: str = "TransactionConflict") -> tuple[Handler, list[str]]:

@@ -1,4 +1,4 @@
-"""Every rejected request changes nothing and names the problem (PRODUCT.md error shape)."""
+"""Every rejected request changes nothing and names the problem (the error shape of docs/rules.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PRODUCT.md's scenarios through the real handlers, for orders and for projects."""
+"""The scenarios of docs/rules.md through the real handlers, for orders and for projects."""
 
 from __future__ import annotations
 

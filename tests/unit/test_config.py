@@ -35,3 +35,16 @@ def test_the_environment_is_read_once_when_first_needed(monkeypatch):
     monkeypatch.setenv("TABLE_NAME", "billing-b")
     assert config.config() is first
     assert (first.table_name, first.business_timezone) == ("billing-a", "Asia/Tokyo")
+
+
+def test_over_http_a_missing_table_name_is_a_500_that_says_so_not_a_retryable_fault(monkeypatch):
+    from local import cfn
+    from local.fixtures import ADMIN, lambda_context
+    from local.gateway import http_event
+
+    monkeypatch.delenv("TABLE_NAME")
+    module = cfn.load_handler_module(cfn.function_code_uri("ApiFunction"))
+    event = http_event("GET", "/orders/SO-1", "GET /orders/{job_id}", {"job_id": "SO-1"}, claims=ADMIN)
+    response = module.lambda_handler(event, lambda_context("ApiFunction"))
+    assert response["statusCode"] == 500
+    assert "misconfigured" in response["body"] and "retried" not in response["body"]

@@ -146,7 +146,7 @@ def test_fmt_keeps_the_sign_of_a_nonzero_negative_amount() -> None:
         ("10.20", "12.5", "USD", "1.28"),  # 1.275 -> 1.28 (banker's: 1.28, float would give 1.27)
         ("0.10", "0.0001", "USD", "0.00"),  # 0.0000001 -> 0.00
         # JPY: whole yen
-        ("100000", "33.3333", "JPY", "33333"),  # 33333.3 -> 33333 (PRODUCT.md's example)
+        ("100000", "33.3333", "JPY", "33333"),  # 33333.3 -> 33333 (the example of docs/rules.md, R10)
         ("333", "50", "JPY", "167"),  # 166.5 -> 167 (banker's: 166)
         ("1", "50", "JPY", "1"),  # 0.5 -> 1
         ("5", "10", "JPY", "1"),  # 0.5 -> 1

@@ -1,4 +1,4 @@
-"""Domain errors. Each carries the HTTP status and error code of PRODUCT.md's error shape.
+"""Domain errors. Each carries the HTTP status and error code of the error shape in docs/rules.md.
 
 The HTTP layer maps them to responses in one place (``billing.http``); the other entry points
 (SQS, EventBridge) use the codes to decide what to record.

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from ..config import ConfigurationError
 from ..documents import ErrorBody
 from ..errors import BillingError, Conflict, NotFound, Unauthorized
 from ..observability import logger
@@ -73,6 +74,14 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
         logger.warning("gave up after concurrent changes", extra={"reason": str(exc)})
         return json_response(
             error_body("BUSY", "the job is being changed by other requests; retry shortly"), 503, {"Retry-After": "1"}
+        )
+
+    @app.exception_handler(ConfigurationError)
+    def _misconfigured(exc: ConfigurationError) -> Response[str]:
+        # The deployment is broken, not the request: no retry will help until it is fixed.
+        logger.critical("the function is misconfigured", extra={"reason": str(exc)})
+        return json_response(
+            error_body("INTERNAL_ERROR", "the service is misconfigured; the request changed nothing"), 500
         )
 
     @app.exception_handler(Exception)
