@@ -1,4 +1,4 @@
-"""What each function ships: ``sam build`` (as ``make build`` runs it) into ``bench/tmp/sam``, then
+"""What each function ships: ``sam build`` (as ``make build`` runs it) into ``.local/bench/sam``, then
 every function's directory and the layer, unzipped and zipped (deflate, as ``sam deploy`` uploads)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def sizes(path: Path) -> dict[str, int]:
 
 
 def sam_build() -> tuple[Path | None, str]:
-    """``sam build`` into ``bench/tmp/sam/build``: (the build directory, "") or (None, why not)."""
+    """``sam build`` into ``.local/bench/sam/build``: (the build directory, "") or (None, why not)."""
     sam = Path(sys.executable).parent / "sam"
     if not sam.exists():
         return None, f"{sam} not found (aws-sam-cli is in requirements-dev.txt)"

@@ -1,14 +1,7 @@
-"""Cold start of each function of ``template.yaml`` against the floor, in fresh interpreters.
-
-Set-up, untimed, in this process: a moto server on a local port holding the template's tables, and
-for every run its own job, registered through the real handlers (``local.gateway``), so that each
-child finds exactly the state its first event needs. The child (``bench/coldstart_child.py``) times
-import + first event. A moto *server*, not moto in the child: moto imports boto3 and botocore, which
-would leave the largest part of the cold start out of the clock, for the functions and the floor.
-
-The children run ``python -S`` with the function's directory, the layer's code and ``lambda_site()``
-on ``sys.path``: the development venv's interpreter, but only the distributions Lambda would have.
-Rounds are interleaved (the floor, then every function), after one discarded warm-up round.
+"""Cold start of each function of ``template.yaml`` against a floor (docs/benchmarks.md, section 1): fresh
+``python -S`` children (``bench/coldstart_child.py``) with only Lambda's distributions on ``sys.path``, their
+tables in a moto server in this process (moto in the child would import the SDK before the clock), each run's
+state set up untimed through the real handlers (``local.gateway``). Rounds interleave the floor and every function.
 """
 
 from __future__ import annotations
@@ -28,21 +21,16 @@ from typing import Any
 from .env import LAYER, ROOT, TABLES, TMP, paired_ratio, service_environment, summary, use_environment
 
 FLOOR = "floor"
-FUNCTIONS = (
-    "CreateProgressBillingFunction",
-    "FinalizeFunction",
-    "ApiFunction",
-    "ProcessShipmentsFunction",
-    "AutoGenerateFunction",
-)
-FIRST_EVENT = {
-    FLOOR: '`import boto3`, `boto3.client("dynamodb")`, one `GetItem` of a job',
-    "CreateProgressBillingFunction": "POST /orders/{id}/progress-billings (create now, amount)",
-    "FinalizeFunction": "POST /orders/{id}/final-invoice (job with one deposit)",
-    "ApiFunction": "GET /orders/{id}",
-    "ProcessShipmentsFunction": "SQS batch of one shipment message (auto-invoiced)",
-    "AutoGenerateFunction": "scheduled event, one record due",
+# each target's first event, and what it must answer (else its timing means nothing)
+TARGETS: dict[str, tuple[str, dict[str, Any]]] = {
+    FLOOR: ('`import boto3`, `boto3.client("dynamodb")`, one `GetItem` of a job', {"found": True}),
+    "CreateProgressBillingFunction": ("POST /orders/{id}/progress-billings (create now, amount)", {"statusCode": 201}),
+    "FinalizeFunction": ("POST /orders/{id}/final-invoice (job with one deposit)", {"statusCode": 201}),
+    "ApiFunction": ("GET /orders/{id}", {"statusCode": 200}),
+    "ProcessShipmentsFunction": ("SQS batch of one shipment message (auto-invoiced)", {"batchItemFailures": []}),
+    "AutoGenerateFunction": ("scheduled event, one record due", {"invoiced": 1, "complete": True}),
 }
+FUNCTIONS = tuple(TARGETS)[1:]
 DUE = "2030-01-01"  # the automation's business date
 RUNTIME_PACKAGES = ["boto3"]  # the Lambda Python runtime ships boto3 (and with it botocore)
 
@@ -78,21 +66,16 @@ def layer_requirements() -> list[str]:
 
 
 def lambda_site() -> Path:
-    """``bench/tmp/lambda-site``: links to the top-level modules of the layer's and the runtime's
+    """``.local/bench/lambda-site``: links to the top-level modules of the layer's and the runtime's
     distributions only, not this venv's others (awscrt, which botocore imports when present...)."""
     site = TMP / "lambda-site"
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
     for name in distribution_closure(layer_requirements() + RUNTIME_PACKAGES):
         dist = metadata.distribution(name)
-        for top in {f.parts[0] for f in dist.files or []}:
+        for top in {f.parts[0] for f in dist.files or []} - {"..", "__pycache__", "bin"}:
             src = Path(str(dist.locate_file(top)))
-            if (
-                not top.endswith((".dist-info", ".data"))
-                and top not in ("..", "__pycache__", "bin")
-                and src.exists()
-                and not (site / top).exists()
-            ):
+            if not top.endswith((".dist-info", ".data")) and src.exists() and not (site / top).exists():
                 (site / top).symlink_to(src)
     return site
 
@@ -130,10 +113,8 @@ def _http_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
 
     found = cfn.find_route(method, path)
     assert found is not None, path
-    route, params = found
-    return http_event(
-        method, path, route.route_key, params, body=None if body is None else json.dumps(body), claims=ADMIN
-    )
+    data = None if body is None else json.dumps(body)
+    return http_event(method, path, found[0].route_key, found[1], body=data, claims=ADMIN)
 
 
 def prepare(target: str, run: int, endpoint_url: str) -> dict[str, Any]:
@@ -180,32 +161,14 @@ def prepare(target: str, run: int, endpoint_url: str) -> dict[str, Any]:
 
 
 def served(target: str, result: Any) -> bool:
-    """Whether the first event was answered as it should be (else its timing means nothing)."""
-    if not isinstance(result, dict):
-        return False
-    if target == FLOOR:
-        return result.get("found") is True
-    if target == "ProcessShipmentsFunction":
-        return result.get("batchItemFailures") == []
-    if target == "AutoGenerateFunction":
-        return result.get("invoiced") == 1 and result.get("complete") is True
-    return result.get("statusCode") == (200 if target == "ApiFunction" else 201)
+    return isinstance(result, dict) and all(result.get(k) == v for k, v in TARGETS[target][1].items())
 
 
 def run_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    TMP.mkdir(parents=True, exist_ok=True)
-    spec_path, out_path = TMP / "coldstart-spec.json", TMP / "coldstart-out.json"
-    spec_path.write_text(json.dumps(spec))
+    out_path = TMP / "coldstart-out.json"
     out_path.unlink(missing_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-S", str(ROOT / "bench" / "coldstart_child.py"), str(spec_path), str(out_path)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    cmd = [sys.executable, "-S", str(ROOT / "bench" / "coldstart_child.py"), json.dumps(spec), str(out_path)]
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0 or not out_path.exists():
         raise RuntimeError(f"cold start of {spec['target']} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     out: dict[str, Any] = json.loads(out_path.read_text())
@@ -220,7 +183,7 @@ def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     rows = {}
     for target, outs in samples.items():
         rows[target] = {
-            "first_event": FIRST_EVENT[target],
+            "first_event": TARGETS[target][0],
             **{k: summary([o[k] for o in outs]) for k in ("total_ms", "import_ms", "first_event_ms", "cpu_ms")},
             "ratio_to_floor": paired_ratio([o["total_ms"] for o in outs], [f["total_ms"] for f in floor]),
             "cpu_ratio_to_floor": paired_ratio([o["cpu_ms"] for o in outs], [f["cpu_ms"] for f in floor]),
@@ -233,7 +196,7 @@ def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 def measure(runs: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
     site = lambda_site()
-    samples: dict[str, list[dict[str, Any]]] = {t: [] for t in (FLOOR, *FUNCTIONS)}
+    samples: dict[str, list[dict[str, Any]]] = {t: [] for t in TARGETS}
     with moto_server() as url:
         use_environment(url)
         _call("PUT", "/settings", {"auto_invoice_on_shipment": True})

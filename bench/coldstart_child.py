@@ -1,13 +1,7 @@
-"""One cold start in a fresh interpreter: ``python -S bench/coldstart_child.py SPEC.json OUT.json``.
-
-Run only by ``bench.coldstart``, which writes SPEC (``sys.path``, the first event) and seeds the
-tables. Before the clock this script has imported only the standard-library modules below. Timed:
-
-- a function: importing its ``app.py`` and serving the first event with ``lambda_handler``. The
-  Lambda context (``local.fixtures.lambda_context``) is made between the two, off the clock: Lambda
-  makes it, not the function;
-- the floor: ``import boto3``, ``boto3.client("dynamodb")`` and one ``GetItem`` of a job.
-"""
+"""One cold start in a fresh interpreter: ``python -S bench/coldstart_child.py SPEC_JSON OUT.json``, run
+by ``bench.coldstart``. Before the clock, only the standard-library modules below are imported. Timed: a
+function's import and first event (the Lambda context is made between the two, off the clock: Lambda makes
+it, not the function), or the floor's ``import boto3``, client and ``GetItem``."""
 
 import importlib.util
 import json
@@ -17,21 +11,19 @@ import time
 
 def main() -> None:
     del sys.path[0]  # this script's directory: bench/ must not shadow anything the handler imports
-    with open(sys.argv[1]) as f:
-        spec = json.load(f)
+    spec = json.loads(sys.argv[1])
     sys.path[:0] = spec["sys_path"]
     before = set(sys.modules)
     off_clock = off_cpu = 0.0
+    context_modules: list[str] = []
     c0, t0 = time.process_time(), time.perf_counter()
     if spec["target"] == "floor":
         import boto3
 
         t1 = time.perf_counter()
         client = boto3.client("dynamodb", endpoint_url=spec["endpoint_url"])
-        result: object = {
-            "found": "Item" in client.get_item(TableName=spec["table"], Key=spec["key"], ConsistentRead=True)
-        }
-        context_modules: list[str] = []
+        item = client.get_item(TableName=spec["table"], Key=spec["key"], ConsistentRead=True)
+        result: object = {"found": "Item" in item}
     else:
         found = importlib.util.spec_from_file_location("app", spec["handler_path"])
         assert found is not None and found.loader is not None
@@ -39,8 +31,7 @@ def main() -> None:
         sys.modules["app"] = module
         found.loader.exec_module(module)
         t1, c1 = time.perf_counter(), time.process_time()
-        loaded = set(sys.modules)
-        path = list(sys.path)
+        loaded, path = set(sys.modules), list(sys.path)
         sys.path += spec["context_path"]  # local/ and what it needs (PyYAML), for this import only
         from local.fixtures import lambda_context
 

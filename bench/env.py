@@ -24,9 +24,8 @@ for _p in (str(LAYER), str(ROOT)):  # ``billing`` and ``local`` importable, as p
 
 
 def service_environment(endpoint_url: str | None = None) -> dict[str, str]:
-    """The functions' environment from ``template.yaml`` (``local.cfn``: Refs resolved to the bench's
-    tables and the parameters' defaults), the offline credentials (``local.sandbox``), and the
-    DynamoDB endpoint if any."""
+    """The functions' environment from ``template.yaml`` (``local.cfn``, with the bench's tables), the
+    offline credentials (``local.sandbox``), and the DynamoDB endpoint if any."""
     from local import cfn, sandbox
 
     env = {k: v for k, v in sandbox.OFFLINE_ENV.items() if k.startswith("AWS_")}
@@ -58,12 +57,6 @@ def machine_info() -> dict[str, Any]:
         return next((ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith(key)), None)
 
     memory = first("/proc/meminfo", "memtotal")
-    versions: dict[str, str | None] = {}
-    for dist in PACKAGES:
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
     return {
         "cpu_model": first("/proc/cpuinfo", "model name") or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
@@ -73,7 +66,7 @@ def machine_info() -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "executable": sys.executable,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "packages": versions,
+        "packages": {d: next((x.version for x in metadata.distributions(name=d)), None) for d in PACKAGES},
     }
 
 

@@ -1,9 +1,6 @@
 """``make bench``: cold starts against their floor, the built artifacts, and the automation at scale;
-writes ``bench/results.json`` and ``docs/benchmarks.md``.
-
-A benchmark, not a test: it fails only if something it runs breaks (a handler answering wrongly,
-a build or a subprocess crashing), never because a figure is slow. DynamoDB round trips per request
-are asserted by the tests (tests/integration/test_atomicity.py, test_automation.py), not here.
+writes ``bench/results.json`` and ``docs/benchmarks.md``. A benchmark, not a test: it fails only if
+something it runs breaks, never because a figure is slow.
 
     python -m bench.run                                   # everything (what `make bench` runs)
     python -m bench.run --only coldstart --runs 3 --doc none
@@ -13,6 +10,7 @@ are asserted by the tests (tests/integration/test_atomicity.py, test_automation.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -21,25 +19,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import artifacts, coldstart
 from .env import ROOT, TMP, machine_info
+from .report import render
 
 PARTS = ("coldstart", "artifacts", "scale")
 # jobs in the table, and the due-record counts of its runs: 200 then 2,000 due on 20,000 jobs, and
 # 200 due on a table ten times smaller
 SCALES = {"large": (20_000, (200, 2_000)), "small": (2_000, (200,))}
-
-
-def _log(msg: str) -> None:
-    print(msg, flush=True)
+log = functools.partial(print, flush=True)
 
 
 def _commit() -> str | None:
     """The checked-out commit, with ``+changes`` when tracked files differ from it."""
     try:
-        git = [["git", "rev-parse", "--short", "HEAD"], ["git", "status", "--porcelain", "--untracked-files=no"]]
         head, dirty = (
-            subprocess.run(c, cwd=ROOT, capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-            for c in git
+            subprocess.run(["git", *c], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+            for c in (["rev-parse", "--short", "HEAD"], ["status", "--porcelain", "--untracked-files=no"])
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -47,6 +43,8 @@ def _commit() -> str | None:
 
 
 def run_scale(jobs: int, due: tuple[int, ...]) -> dict[str, Any]:
+    """``bench.scale`` in a fresh process (its peak memory is its own)."""
+    log(f"automation at scale: {jobs:,} jobs, due {' then '.join(f'{d:,}' for d in due)}...")
     out = TMP / f"scale-{jobs}.json"
     TMP.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -75,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"), help="'none' to skip")
     parser.add_argument(
-        "--baseline",
-        default=str(ROOT / "bench" / "baseline.json"),
-        help="figures from before the performance changes, for the 'before' columns ('none')",
+        "--baseline", default=str(ROOT / "bench" / "baseline.json"), help="the 'before' figures ('none')"
     )
     args = parser.parse_args(argv)
     parts = [p for p in args.only.split(",") if p]
@@ -86,46 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown part or scale in {args.only!r} / {args.scales!r}")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    started = time.perf_counter()
-    results: dict[str, Any] = {
-        "machine": machine_info(),
-        "commit": _commit(),
-        "load_average_start": os.getloadavg(),
-        "seconds": {},
+    measures = {
+        "coldstart": lambda: coldstart.measure(runs=args.runs, log=log),
+        "artifacts": artifacts.measure,
+        "scale": lambda: {name: run_scale(*SCALES[name]) for name in scales},
     }
-    _log(
-        f"bench: {results['machine']['cpu_model']}, {results['machine']['cores']} cores, {results['machine']['python']}"
-    )
+    started = time.perf_counter()
+    m = machine_info()
+    results: dict[str, Any] = {"machine": m, "commit": _commit(), "load_average_start": os.getloadavg(), "seconds": {}}
+    log(f"bench: {m['cpu_model']}, {m['cores']} cores, {m['python']}")
     for part in parts:
         t = time.perf_counter()
-        if part == "coldstart":
-            from . import coldstart
-
-            _log(f"cold start: {args.runs} fresh interpreters per function and for the floor...")
-            results["coldstart"] = coldstart.measure(runs=args.runs, log=_log)
-        elif part == "artifacts":
-            from . import artifacts
-
-            _log("artifacts: sam build...")
-            results["artifacts"] = artifacts.measure()
-        else:
-            results["scale"] = {}
-            for name in scales:
-                jobs, due = SCALES[name]
-                _log(f"automation at scale: {jobs:,} jobs, due {' then '.join(f'{d:,}' for d in due)}...")
-                results["scale"][name] = run_scale(jobs, due)
+        log(f"{part}...")
+        results[part] = measures[part]()
         results["seconds"][part] = time.perf_counter() - t
     results["seconds"]["total"] = time.perf_counter() - started
     results["load_average_end"] = os.getloadavg()
     Path(args.results).write_text(json.dumps(results, indent=1, default=str) + "\n")
-    _log(f"wrote {args.results} ({results['seconds']['total']:.0f} s)")
+    log(f"wrote {args.results} ({results['seconds']['total']:.0f} s)")
     if args.doc != "none":
-        from .report import render
-
         base = Path(args.baseline)
         baseline = json.loads(base.read_text()) if args.baseline != "none" and base.exists() else None
         Path(args.doc).write_text(render(results, baseline))
-        _log(f"wrote {args.doc}")
+        log(f"wrote {args.doc}")
     return 0
 
 

@@ -1,12 +1,8 @@
-"""The automation at scale: a table of thousands of jobs with history and hundreds or thousands of
-records due, on in-process moto, through the auto-generate function's handler
-(``local.fixtures.run_automation``, a context with a day to spare).
-
-Seeding goes around the API (far too slow for 20,000 jobs) but not around the store: each job's
-history is decided by ``billing.books`` and turned into items by ``billing.store.commit`` itself;
-its ``TransactWriteItems`` is caught by a ``local.metering.intercept`` handler instead of sent, and
-the items it would have put go straight into moto's table. Ledger balances and the invoice counter
-(updates in a transaction) are written once at the end, from the totals.
+"""The automation at scale (docs/benchmarks.md, section 3): the auto-generate function's handler
+(``local.fixtures.run_automation``, a context with a day to spare) on a table of thousands of jobs with
+history, in in-process moto. Seeding goes around the API (far too slow for 20,000 jobs), not around the
+store: ``billing.store.commit``'s transactions are caught and their puts written straight into moto's table;
+ledger balances and the invoice counter (updates in a transaction) are written once at the end.
 
 ``python -m bench.scale --jobs N --due D1,D2 --out F``: one fresh process per table, so its peak
 memory is its own; run k invoices the records due on ``DUE_DATES[k]``, on the same table.
@@ -22,9 +18,11 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .env import use_environment
@@ -33,17 +31,18 @@ DUE_DATES = ("2026-11-15", "2026-12-01")  # one business date per run
 NOT_YET_DUE = "2027-06-01"
 HISTORY_DATES = ("2026-09-01", "2026-10-01")
 NOW = "2026-11-01T09:00:00.000Z"
-
-
-# ---- moto without costs that grow with the table -------------------------------------------------
+# every job's lines (id, item, description, quantity, unit price, amount) and total
+LINES = (
+    ("1", "WIDGET", "Widget", "10", "100.00", "1000.00"),
+    ("2", "SERVICE", "Installation", "1", "500.00", "500.00"),
+)
+TOTAL = Decimal("1500.00")
 
 
 def fast_moto() -> None:
-    """Patch moto in this process. (1) Its ``TransactWriteItems`` deep-copies every table it touches
-    to be able to roll back (seconds per call at 200,000 items): copy only the items the transaction
-    names, and put them back if it fails. (2) Its item class re-measures the whole item for every
-    attribute set (quadratic in the item's size): measure once, and precisely only when the item's
-    JSON (longer than its DynamoDB size) is over the 400 KB limit."""
+    """Patch moto in this process. Its ``TransactWriteItems`` deep-copies every table it touches to roll
+    back: copy only the items the transaction names. Its items re-measure themselves per attribute set:
+    measure once, and precisely only when the item's JSON (longer than its size) is over 400 KB."""
     from moto.dynamodb import models
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models import dynamo_type
@@ -103,9 +102,6 @@ def fast_moto() -> None:
     dynamo_type.Item.__init__ = item_init  # type: ignore[method-assign]
 
 
-# ---- seeding ------------------------------------------------------------------------------------
-
-
 @dataclass
 class Seeder:
     """Collects the items of the store's transactions and writes them into moto's table."""
@@ -125,18 +121,15 @@ class Seeder:
                 self.buffer[(it["pk"]["S"], it["sk"]["S"])] = it  # a later put of a key wins
         return {}
 
-    def commit(self, change: Any) -> None:
-        """``store.commit(change)`` without the balance updates (ADD), which are added up instead."""
+    def commit(self, job: Any, records: list[Any], issued: Any = None, new_job: bool = False) -> None:
+        """``store.commit`` of new records and an invoice, but its balance updates (ADD) are added up instead."""
         from billing import store
 
-        postings = change.issued.postings if change.issued is not None else []
-        if change.issued is not None:
-            change.issued.postings = []
-        try:
-            store.commit(change)
-        finally:
-            if change.issued is not None:
-                change.issued.postings = postings
+        postings = []
+        if issued is not None:
+            postings, issued.postings = issued.postings, []
+        ids = {r.record_id for r in records}
+        store.commit(store.Change(job, new_job=new_job, records=records, new_record_ids=ids, issued=issued))
         for p in postings:
             bal = self.balances.setdefault((p.currency, p.account), [p.account_name, Decimal(0), Decimal(0)])
             bal[1] += p.debit
@@ -171,24 +164,25 @@ class Seeder:
         self.flush()
 
 
-def _record(job: Any, record_id: str, date: str, amount: Decimal, scheduled: bool) -> Any:
+def _record(job: Any, record_id: str, date: str, amount: str = "100.00", scheduled: bool = True) -> Any:
+    from billing.documents import RecordStatus
     from billing.model import Record
 
-    fields: dict[str, Any] = {"kind": job.kind, "status": "pending"}  # RecordStatus.PENDING
     return Record(
         record_id=record_id,
+        kind=job.kind,
         job_id=job.id,
         invoice_date=date,
         title=f"Milestone {record_id}",
         description="Progress billing",
         item_description="Milestone deposit",
-        amount=amount,
+        amount=Decimal(amount),
         percent=None,
         currency=job.currency,
+        status=RecordStatus.PENDING,
         scheduled=scheduled,
         created_at=NOW,
         updated_at=NOW,
-        **fields,
     )
 
 
@@ -211,42 +205,22 @@ def seed(jobs: int, due: list[int]) -> dict[str, Any]:
     started = time.perf_counter()
     with intercept(s.catch):
         for i in range(jobs):
-            lines = [
-                JobLine("1", "WIDGET", "Widget", Decimal(10), Decimal("100.00"), Decimal("1000.00")),
-                JobLine("2", "SERVICE", "Installation", Decimal(1), Decimal("500.00"), Decimal("500.00")),
-            ]
+            lines = [JobLine(*line[:3], *map(Decimal, line[3:])) for line in LINES]
             kind: Any = "order" if i % 2 == 0 else "project"
-            job = Job(
-                kind=kind,
-                id=f"J{i:06d}",
-                customer_id=f"C-{i % 997}",
-                customer_name=f"Customer {i % 997}",
-                currency="USD",
-                lines=lines,
-                total=Decimal("1500.00"),
-                created_at=NOW,
-            )  # open
+            job_id, customer = f"J{i:06d}", i % 997
+            job = Job(kind, job_id, f"C-{customer}", f"Customer {customer}", "USD", lines, TOTAL, created_at=NOW)
             for h, date in enumerate(HISTORY_DATES):
-                rec = _record(job, f"PB-J{i:06d}-{h}", date, Decimal("150.00"), scheduled=False)
-                issued = books.apply_deposit(job, rec, s.next_number(), settings, NOW)
-                s.commit(
-                    store.Change(job, new_job=h == 0, records=[rec], new_record_ids={rec.record_id}, issued=issued)
-                )
-            pending = []
-            if i in due_on:
-                pending.append(_record(job, f"PB-J{i:06d}-due", due_on[i], Decimal("100.00"), scheduled=True))
+                rec = _record(job, f"PB-{job_id}-{h}", date, "150.00", scheduled=False)
+                s.commit(job, [rec], books.apply_deposit(job, rec, s.next_number(), settings, NOW), new_job=h == 0)
+            pending = [_record(job, f"PB-{job_id}-due", due_on[i])] if i in due_on else []
             if i % 10 == 9:
-                s.commit(
-                    store.Change(
-                        job, issued=books.apply_final(job, s.next_number(), settings, "2026-10-15", "Final", "", NOW)
-                    )
-                )
+                s.commit(job, [], books.apply_final(job, s.next_number(), settings, "2026-10-15", "Final", "", NOW))
             elif i % 4 == 0:
-                pending.append(_record(job, f"PB-J{i:06d}-later", NOT_YET_DUE, Decimal("100.00"), scheduled=True))
+                pending.append(_record(job, f"PB-{job_id}-later", NOT_YET_DUE))
             for rec in pending:
                 job.pending[rec.record_id] = rec.amount
             if pending:
-                s.commit(store.Change(job, records=pending, new_record_ids={r.record_id for r in pending}))
+                s.commit(job, pending)
             s.flush()
     s.finish()
     return {
@@ -259,42 +233,31 @@ def seed(jobs: int, due: list[int]) -> dict[str, Any]:
     }
 
 
-# ---- runs ---------------------------------------------------------------------------------------
-
-
 def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-@contextlib.contextmanager
-def time_in_calls() -> Iterator[list[float]]:
-    """Seconds spent inside DynamoDB calls (botocore's client side and moto), in ``[0]``."""
-    from local.metering import intercept
+def run_once(date: str) -> dict[str, Any]:
+    """One run of the automation for ``date``: what it invoiced, its calls, items read and time, also the
+    time inside DynamoDB calls (botocore's client side and moto)."""
+    from local.fixtures import run_automation, scheduled_event
+    from local.metering import intercept, meter
 
-    spent = [0.0]
+    in_calls = 0.0
 
     def timed(operation: str, params: dict[str, Any], proceed: Callable[[], Any]) -> Any:
+        nonlocal in_calls
         start = time.perf_counter()
         try:
             return proceed()
         finally:
-            spent[0] += time.perf_counter() - start
+            in_calls += time.perf_counter() - start
 
-    with intercept(timed):
-        yield spent
-
-
-def run_once(date: str) -> dict[str, Any]:
-    """One run of the automation for ``date``: what it invoiced, its calls, items read and time."""
-    from local.fixtures import run_automation, scheduled_event
-    from local.metering import meter
-
-    with meter() as m, time_in_calls() as in_calls:
+    with meter() as m, intercept(timed):
         start = time.perf_counter()
         result = run_automation(scheduled_event(f"{date}T06:00:00Z"), timeout_ms=24 * 3600 * 1000)
         wall = time.perf_counter() - start
     n = result["invoiced"]
-    ops = m.operations()
     return {
         "business_date": date,
         "result": result,
@@ -303,13 +266,13 @@ def run_once(date: str) -> dict[str, Any]:
         "invoiced_per_second": n / wall if wall else None,
         "calls": m.count,
         "items_read": m.items_read,
-        "calls_by_operation": {op: ops.count(op) for op in sorted(set(ops))},
+        "calls_by_operation": dict(sorted(Counter(m.operations()).items())),
         "calls_per_record": m.count / n if n else None,
         "items_read_per_record": m.items_read / n if n else None,
         "ms_per_record": {
             "total": wall / n * 1000,
-            "in DynamoDB calls (botocore + moto)": in_calls[0] / n * 1000,
-            "service (billing, pynamodb, Powertools)": (wall - in_calls[0]) / n * 1000,
+            "in DynamoDB calls (botocore + moto)": in_calls / n * 1000,
+            "service (billing, pynamodb, Powertools)": (wall - in_calls) / n * 1000,
         }
         if n
         else None,
@@ -336,19 +299,9 @@ def main(argv: list[str] | None = None) -> None:
     for k, r in enumerate(runs):
         if r["invoiced"] != due[k] or not r["result"]["complete"]:
             raise SystemExit(f"run {k} invoiced {r['invoiced']} of {due[k]}: {r['result']}")
-    with open(args.out, "w") as f:
-        json.dump(
-            {
-                "jobs": args.jobs,
-                "seed": seeded,
-                "maxrss_mb_after_seed": rss_seeded,
-                "runs": runs,
-                "seconds": time.perf_counter() - started,
-            },
-            f,
-            indent=1,
-            default=str,
-        )
+    out = {"jobs": args.jobs, "seed": seeded, "maxrss_mb_after_seed": rss_seeded, "runs": runs}
+    out["seconds"] = time.perf_counter() - started
+    Path(args.out).write_text(json.dumps(out, indent=1, default=str))
 
 
 if __name__ == "__main__":
