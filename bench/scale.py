@@ -191,6 +191,7 @@ def seed(jobs: int, due: list[int]) -> dict[str, Any]:
     finalized; every fourth open one with a record pending but not yet due; and ``due[k]`` open jobs
     with a record due on ``DUE_DATES[k]``. Needs the tables in in-process moto."""
     from billing import books, store
+    from billing.documents import AUTOMATION_ACTOR
     from billing.model import Job, JobLine, Settings
     from local.metering import intercept
 
@@ -214,7 +215,13 @@ def seed(jobs: int, due: list[int]) -> dict[str, Any]:
                 s.commit(job, [rec], books.apply_deposit(job, rec, s.next_number(), settings, NOW), new_job=h == 0)
             pending = [_record(job, f"PB-{job_id}-due", due_on[i])] if i in due_on else []
             if i % 10 == 9:
-                s.commit(job, [], books.apply_final(job, s.next_number(), settings, "2026-10-15", "Final", "", NOW))
+                s.commit(
+                    job,
+                    [],
+                    books.apply_final(
+                        job, s.next_number(), settings, "2026-10-15", "Final", "", NOW, by=AUTOMATION_ACTOR
+                    ),
+                )
             elif i % 4 == 0:
                 pending.append(_record(job, f"PB-{job_id}-later", NOT_YET_DUE))
             for rec in pending:

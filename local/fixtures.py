@@ -21,14 +21,16 @@ REGION = "us-east-1"
 
 # Callers as the Cognito JWT authorizer hands them to a function (``cognito:groups`` as HTTP APIs send it).
 ADMIN: dict[str, str] = {"sub": "u-admin", "cognito:username": "alice", "cognito:groups": "[billing-admins clerks]"}
-CLERK: dict[str, str] = {"sub": "u-clerk", "cognito:username": "bob", "cognito:groups": "[clerks]"}
+CLERK: dict[str, str] = {"sub": "u-clerk", "cognito:username": "bob", "cognito:groups": "[billing-clerks]"}
+# Signed in, in no billing group: may only read (R20).
+READER: dict[str, str] = {"sub": "u-reader", "cognito:username": "carol", "cognito:groups": "[]"}
 # The local runner's caller when a loopback request carries no Authorization header.
 LOCAL_ADMIN: dict[str, str] = {
     "sub": "local-admin",
     "cognito:username": "local-admin",
     "cognito:groups": "[billing-admins]",
 }
-LOCAL_USER_GROUPS = "[clerks]"  # the groups of ``X-Local-User: <name>`` on the local runner
+LOCAL_USER_GROUPS = "[billing-clerks]"  # the groups of ``X-Local-User: <name>`` on the local runner
 
 
 def order_body(

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import cfn, static
 from . import sqs as local_sqs
-from .base import JSON_TYPE, Reply, error, log
+from .base import HOST, JSON_TYPE, Reply, error, log
 from .gateway import invoke
 from .identity import local_claims
 from .lambda_api import INVOKE_PATH
@@ -22,6 +22,75 @@ from .scheduler import event_at
 
 if TYPE_CHECKING:
     from .stack import Stack
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+NOT_UTF8 = "the request body is not valid UTF-8"
+LOCAL_OPERATIONS = (("GET", "/_local/status"), ("POST", "/_local/shipments"), ("POST", "/_local/automation"))
+
+
+def own_origins(port: int) -> frozenset[str]:
+    """The origins of the stack's own pages (the portal, Swagger UI)."""
+    return frozenset({f"http://{HOST}:{port}", f"http://localhost:{port}"})
+
+
+def cross_origin_refusal(method: str, headers: dict[str, str], port: int) -> Reply | None:
+    """403 for a state-changing request sent by another origin's page, else None.
+
+    On the local stack no header means the local administrator, so without this any web page the
+    user visits could POST to the stack. Browsers name the page's origin in ``Origin`` on every
+    POST/PUT/PATCH/DELETE, and ``Sec-Fetch-Site`` says ``cross-site`` or ``same-site`` (another port
+    of localhost) for another origin; curl, scripts and tests send neither and pass."""
+    if method not in UNSAFE_METHODS:
+        return None
+    origin = headers.get("origin")
+    if origin is not None and origin.strip().rstrip("/").lower() not in own_origins(port):
+        why = f"its Origin {origin.strip()!r} is not this stack's"
+    elif headers.get("sec-fetch-site", "").strip().lower() in ("cross-site", "same-site"):
+        why = f"Sec-Fetch-Site says {headers['sec-fetch-site'].strip()}"
+    else:
+        return None
+    return error(
+        403,
+        "FORBIDDEN",
+        f"cross-origin {method} refused: {why} (http://{HOST}:{port}); the local stack takes state-changing "
+        "requests only from its own pages and from clients that send no Origin (curl, scripts)",
+    )
+
+
+def decode_body(raw: bytes) -> str | None:
+    """The body as text, strictly (``UnicodeDecodeError`` if it is not UTF-8); None if empty."""
+    return raw.decode("utf-8") if raw else None
+
+
+def allowed_methods(stack: Stack, path: str) -> list[str]:
+    """What ``Allow`` lists for ``path``: the methods something answers there (empty: nothing does)."""
+    if path == "*":
+        return [*ROUTE_METHODS, "HEAD", "OPTIONS"]
+    found: list[str] = []
+    if path.startswith("/_local/"):
+        found = [m for m, p in LOCAL_OPERATIONS if p == path.rstrip("/")]
+    elif INVOKE_PATH.match(path):
+        found = ["POST"]
+    else:
+        served = static.serve(path, stack.openapi, stack.swagger)
+        if served is not None and served.status == 200:
+            found.append("GET")
+        found += [m for m in ROUTE_METHODS if m not in found and cfn.find_route(m, path) is not None]
+    if not found:
+        return []
+    if "GET" in found:
+        found.insert(found.index("GET") + 1, "HEAD")
+    return [*found, "OPTIONS"]
+
+
+def options(stack: Stack, path: str) -> Reply:
+    """204 with ``Allow``; no CORS headers: the local stack is same-origin and grants no other origin."""
+    allowed = allowed_methods(stack, path)
+    if not allowed:
+        return error(404, "NOT_FOUND", f"nothing is served at {path}")
+    return Reply(204, b"", headers={"Allow": ", ".join(allowed)})
 
 
 def dispatch(stack: Stack, method: str, path: str, query: str, headers: dict[str, str], body: str | None) -> Reply:
@@ -83,6 +152,7 @@ def run_automation(stack: Stack, body: str | None) -> Reply:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog (socketserver's 5 resets connections at 30 parallel clients)
 
     def __init__(self, address: tuple[str, int], stack: Stack) -> None:
         super().__init__(address, _Handler)
@@ -106,20 +176,42 @@ class _Handler(BaseHTTPRequestHandler):
         declared = self.headers.get("Content-Length", "0").strip()
         length = int(declared) if declared.isdigit() else 0
         raw = self.rfile.read(length) if length > 0 else b""
-        body = raw.decode("utf-8", errors="replace") if raw else None
-        try:
-            reply = dispatch(self.server.stack, self.command, url.path, url.query, headers, body)
-        except Exception:
-            log(f"{self.command} {url.path} failed:\n{traceback.format_exc().rstrip()}")
-            reply = error(500, "INTERNAL_ERROR", "the local runner failed on this request; see its log")
+        reply = self._reply(url.path, url.query, headers, raw)
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.status != 204:
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
         for key, value in (reply.headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(reply.body)
+        if self.command != "HEAD" and reply.status != 204:
+            self.wfile.write(reply.body)
         ms = (time.monotonic() - started) * 1000
         log(f"{self.command} {self.path} {reply.status} {ms:.0f}ms {reply.function or '-'}")
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+    def _reply(self, path: str, query: str, headers: dict[str, str], raw: bytes) -> Reply:
+        stack = self.server.stack
+        refused = cross_origin_refusal(self.command, headers, stack.port)  # before anything else
+        if refused is not None:
+            return refused
+        try:
+            body = decode_body(raw)
+        except UnicodeDecodeError:
+            return error(400, "BAD_REQUEST", NOT_UTF8)
+        try:
+            if self.command == "OPTIONS":
+                return options(stack, path)
+            method = "GET" if self.command == "HEAD" else self.command  # HEAD: GET's headers, no body
+            return dispatch(stack, method, path, query, headers, body)
+        except Exception:
+            log(f"{self.command} {path} failed:\n{traceback.format_exc().rstrip()}")
+            return error(500, "INTERNAL_ERROR", "the local runner failed on this request; see its log")
+
+    do_GET = do_HEAD = do_OPTIONS = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, QUERY...) is routed too, and answered as API Gateway would: a
+        route key the API does not have is 404 in the API's error shape, never http.server's 501 page."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)

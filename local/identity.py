@@ -39,7 +39,7 @@ def local_claims(headers: dict[str, str]) -> dict[str, str] | None:
     """Claims for a loopback request. ``headers`` keys are lower case.
 
     ``Authorization: Bearer <jwt>``: its payload (unverified; an unreadable token: no claims, 401).
-    Otherwise the local administrator, or ``X-Local-User: <name>`` as a non-admin (group clerks);
+    Otherwise the local administrator, or ``X-Local-User: <name>`` as a clerk (group billing-clerks);
     ``X-Local-Groups: a b`` replaces the groups of either.
     """
     if "authorization" in headers:

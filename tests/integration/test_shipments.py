@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from decimal import Decimal
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from billing import store
 from local.fixtures import order_body, ship, shipment_message
+from local.metering import intercept
+from tests.conftest import table_snapshot
 
 
 @pytest.fixture
@@ -201,3 +206,242 @@ def test_through_the_template_queue_a_poison_message_ends_in_the_dlq(client, ord
     dlq = sqs.receive_message(QueueUrl=urls["ShipmentDeadLetterQueue"], MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["shipment_id"] for m in dlq] == ["SH-poison"]
     assert set(shipments(client, order)) == {"SH-ok"}
+
+
+# ---- hardening (issue #9, item 6): nothing a message says sends it to the DLQ or drops it silently ----
+
+
+@pytest.fixture
+def capsys(capsys, caplog):
+    """stdout (the metrics) with the log records beside it: ``observe`` reads both."""
+    capsys.caplog = caplog
+    return capsys
+
+
+def observe(capsys, *bodies):
+    """Ship one batch; return its result, the outcome counts of its metrics and its log records
+    (each as a dict: ``level``, ``message`` and the ``extra`` fields)."""
+    capsys.readouterr()
+    capsys.caplog.clear()
+    result = ship(*bodies)
+    out = []
+    for line in capsys.readouterr().out.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    outcomes: Counter[str] = Counter()
+    for blob in (o for o in out if "_aws" in o):
+        for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            if m["Name"].startswith("Shipments_"):
+                value = blob[m["Name"]]
+                outcomes[m["Name"].removeprefix("Shipments_")] += int(sum(value) if isinstance(value, list) else value)
+    logs = [{**vars(r), "level": r.levelname, "message": r.getMessage()} for r in capsys.caplog.records]
+    return result, dict(outcomes), logs
+
+
+def raw(lines: str, shipment_id: str = "SH-1", order_id: str = '"SO-1001"') -> str:
+    """A shipment body written by hand (json.dumps cannot write what the fuzzer found)."""
+    return f'{{"shipment_id": "{shipment_id}", "order_id": {order_id}, "ship_date": "2026-11-27", "lines": {lines}}}'
+
+
+def conflicts(shipment_id):
+    from billing.store.items import ShipmentItem, bind, plain, shipment_guard_key
+
+    bind()
+    pk = shipment_guard_key(shipment_id)[0]
+    return [plain(it.data) for it in ShipmentItem.query(pk, ShipmentItem.sk.startswith("CONFLICT#"))]
+
+
+NESTED_40 = "[" * 40 + "]" * 40
+NESTED_OBJECT_40 = '{"a": ' * 40 + "1" + "}" * 40
+LINE = '{"line_id": "1", "quantity": "0.01"}'
+
+REJECTED = {
+    "nan": (raw('[{"line_id": "1", "quantity": NaN}]'), [{"line_id": "1", "quantity": "<NaN>"}], "NaN"),
+    "1e400": (raw('[{"line_id": "1", "quantity": 1e400}]'), [{"line_id": "1", "quantity": "<1e400>"}], "1e400"),
+    "-infinity": (
+        raw('[{"line_id": "1", "quantity": -Infinity}]'),
+        [{"line_id": "1", "quantity": "<-Infinity>"}],
+        "-Infinity",
+    ),
+    "huge-integer": (raw('[{"line_id": "1", "quantity": 1' + "0" * 5000 + "}]"), None, "not JSON numbers"),
+    "number": (raw('[{"line_id": "1", "quantity": 2.5}]'), [{"line_id": "1", "quantity": "<number 2.5>"}], "string"),
+    "nested-40-lines": (raw(NESTED_40), [], "1 line entries not kept"),
+    "nested-40-quantity": (
+        raw(f'[{{"line_id": "1", "quantity": {NESTED_OBJECT_40}}}]'),
+        [{"line_id": "1", "quantity": "<object>"}],
+        "lines.0.quantity",
+    ),
+    "empty-key": (
+        raw('[{"line_id": "1", "quantity": "2", "": "x"}]'),
+        [{"line_id": "1", "quantity": "2"}],
+        "lines.0.: Extra inputs are not permitted",
+    ),
+    "300-lines": (raw("[" + ", ".join([LINE] * 300) + "]"), [{"line_id": "1", "quantity": "0.01"}] * 200, "200"),
+    "lone-surrogate": (
+        raw('[{"line_id": "\\ud800", "quantity": "2"}]'),
+        [{"line_id": "\\ud800", "quantity": "2"}],
+        "line_id",
+    ),
+    "100-kb-line-id": (raw(f'[{{"line_id": "{"x" * 100_000}", "quantity": "2"}}]'), None, "line_id"),
+    "missing-fields": (raw('[{"quantity": null}]'), [{"line_id": "<missing>", "quantity": "<null>"}], "line_id"),
+}
+
+
+@pytest.mark.parametrize("case", list(REJECTED), ids=list(REJECTED))
+def test_an_invalid_shipment_is_recorded_rejected_with_a_sanitized_copy_and_never_retried(client, order, capsys, case):
+    body, lines, in_detail = REJECTED[case]
+    result, outcomes, logs = observe(capsys, body)
+    assert (result, outcomes) == ({"batchItemFailures": []}, {"rejected": 1})
+    doc = store.get_shipment("SH-1")
+    assert doc is not None and (doc["status"], doc["reason"]) == ("rejected", "invalid")
+    detail = doc["detail"] or ""
+    assert in_detail in detail and len(detail) <= 2000
+    assert (doc["order_id"], doc["ship_date"], doc["message_id"]) == ("SO-1001", "2026-11-27", "m-0")
+    if lines is not None:
+        assert doc["lines"] == lines
+    assert len(doc["lines"]) <= 200
+    for ln in doc["lines"]:  # only {line_id, quantity}, short strings: no floats, NaN or nesting
+        assert set(ln) == {"line_id", "quantity"} and all(isinstance(v, str) and len(v) <= 64 for v in ln.values())
+    assert shipments(client, order)["SH-1"] == doc  # listed under its order, nothing shipped
+    assert client.get(order).json()["lines"][0]["shipped_quantity"] == "0"
+    assert any(log["message"] == "shipment rejected" and log["message_id"] == "m-0" for log in logs)
+
+    # the same message again is a duplicate: nothing written
+    before = table_snapshot()
+    assert observe(capsys, body)[:2] == ({"batchItemFailures": []}, {"duplicate": 1})
+    assert table_snapshot() == before
+
+
+def test_a_long_string_is_truncated_so_that_two_long_ones_still_differ(client, order):
+    ship(raw(f'[{{"line_id": "{"x" * 1000}a", "quantity": "2"}}]', shipment_id="SH-a"))
+    ship(raw(f'[{{"line_id": "{"x" * 1000}b", "quantity": "2"}}]', shipment_id="SH-b"))
+    a, b = (shipments(client, order)[s]["lines"][0]["line_id"] for s in ("SH-a", "SH-b"))
+    assert len(a) == len(b) == 64 and a.startswith("x" * 50) and a != b
+
+
+UNPARSEABLE = {
+    "not-json": "{not json",
+    "array": "[1, 2]",
+    "string": '"SH-1"',
+    "null": "null",
+    "number": "1e400",
+    "nan": "NaN",
+    "300-kb-body": json.dumps({**json.loads(shipment_message("SH-1")), "note": "x" * 300 * 1024}),
+    "nested-5000": '{"shipment_id": "SH-1", "lines": ' + "[" * 5000 + "]" * 5000 + "}",
+    "no-shipment-id": json.dumps({"order_id": "SO-1001"}),
+    "shipment-id-nan": '{"shipment_id": NaN}',
+    "shipment-id-too-long": shipment_message("S" * 65),
+    "shipment-id-lone-surrogate": raw("[]", shipment_id="SH-\\ud800"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNPARSEABLE), ids=list(UNPARSEABLE))
+def test_an_unreadable_message_is_logged_counted_and_acknowledged(client, order, capsys, case):
+    before = table_snapshot()
+    result, outcomes, logs = observe(capsys, UNPARSEABLE[case])
+    assert (result, outcomes) == ({"batchItemFailures": []}, {"unparseable": 1})
+    assert table_snapshot() == before
+    (log,) = [log for log in logs if log["level"] == "ERROR"]
+    assert log["message_id"] == "m-0" and log["why"] and len(log["body"]) <= 500
+
+
+def test_a_known_shipment_id_with_other_content_is_a_conflict_recorded_once(client, order, capsys):
+    assert observe(capsys, shipment_message("SH-1"))[1] == {"not_invoiced": 1}
+    recorded = shipments(client, order)["SH-1"]
+    other = shipment_message("SH-1", lines=[{"line_id": "1", "quantity": "3"}])
+    result, outcomes, logs = observe(capsys, other)
+    assert (result, outcomes) == ({"batchItemFailures": []}, {"conflict": 1})
+    assert shipments(client, order)["SH-1"] == recorded  # the shipment is unchanged
+    assert client.get(order).json()["lines"][0]["shipped_quantity"] == "2"
+    (conflict,) = conflicts("SH-1")
+    assert conflict["received"]["lines"] == [{"line_id": "1", "quantity": "3"}]
+    assert conflict["recorded"]["lines"] == [{"line_id": "1", "quantity": "2"}]
+    assert conflict["recorded"]["status"] == "not_invoiced" and conflict["message_id"] == "m-0"
+    (warning,) = [log for log in logs if log["level"] == "WARNING"]
+    assert "1x3" in warning["received"] and "1x2" in warning["recorded"] and warning["shipment_id"] == "SH-1"
+
+    # the conflicting message redelivered: recorded once
+    before = table_snapshot()
+    assert observe(capsys, other)[:2] == ({"batchItemFailures": []}, {"duplicate": 1})
+    assert table_snapshot() == before
+    # another date is another conflict; an invalid message with that id too
+    assert observe(capsys, shipment_message("SH-1", ship_date="2026-11-28"))[1] == {"conflict": 1}
+    assert observe(capsys, raw('[{"line_id": "1", "quantity": NaN}]'))[1] == {"conflict": 1}
+    assert len(conflicts("SH-1")) == 3
+    assert shipments(client, order)["SH-1"] == recorded
+
+
+def test_a_corrected_message_after_a_rejected_one_is_a_conflict_not_a_duplicate(client, order, capsys):
+    """The sanitized copy of the rejected one equals the corrected one (the empty key is not kept):
+    what made it invalid is compared too, so the correction is not dropped as a redelivery."""
+    assert observe(capsys, raw('[{"line_id": "1", "quantity": "2", "": "x"}]'))[1] == {"rejected": 1}
+    assert observe(capsys, shipment_message("SH-1"))[1] == {"conflict": 1}
+    assert shipments(client, order)["SH-1"]["status"] == "rejected"
+    (conflict,) = conflicts("SH-1")
+    assert conflict["received"]["invalid"] is None and "Extra inputs" in conflict["recorded"]["invalid"]
+
+
+def test_the_same_message_twice_is_one_shipment_then_a_duplicate(client, order, auto_invoice, capsys):
+    assert observe(capsys, shipment_message("SH-1"))[:2] == ({"batchItemFailures": []}, {"invoiced": 1})
+    before = table_snapshot()
+    assert observe(capsys, shipment_message("SH-1"))[:2] == ({"batchItemFailures": []}, {"duplicate": 1})
+    assert table_snapshot() == before
+    assert conflicts("SH-1") == []
+
+
+def _cancel_with(code, shipment_id="SH-1"):
+    """Cancel every TransactWriteItems that records ``shipment_id`` as DynamoDB does for ``code`` on
+    that shipment's guard (the request never reaches the table)."""
+    from billing.store.items import shipment_guard_key
+
+    guard = {"S": shipment_guard_key(shipment_id)[0]}
+    seen = []
+
+    def cancelling(operation, params, proceed):
+        items = params.get("TransactItems", [])
+        keys = [(op.get("Put") or op.get("Update") or op.get("ConditionCheck") or {}) for op in items]
+        at = [i for i, op in enumerate(keys) if (op.get("Item") or op.get("Key") or {}).get("pk") == guard]
+        if operation != "TransactWriteItems" or not at:
+            return proceed()
+        seen.append(operation)
+        reasons: list[Any] = [{"Code": "None"}] * len(items)
+        reasons[at[0]] = {"Code": code, "Message": "One or more parameter values were invalid"}
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "TransactionCanceledException",
+                    "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                    f"[{', '.join(r['Code'] for r in reasons)}]",
+                },
+                "CancellationReasons": reasons,
+            },
+            operation,
+        )
+
+    return cancelling, seen
+
+
+@pytest.mark.parametrize(
+    "body", [raw('[{"line_id": "1", "quantity": NaN}]'), raw("[]", order_id='"SO-404"')], ids=["invalid", "unknown"]
+)
+def test_a_cancellation_that_is_not_a_failed_guard_is_a_batch_failure_not_a_duplicate(client, order, capsys, body):
+    cancelling, seen = _cancel_with("ValidationError")
+    with intercept(cancelling):
+        result, outcomes, _ = observe(capsys, shipment_message("SH-0"), body)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}  # reported, so SQS retries it
+    assert "duplicate" not in outcomes and "rejected" not in outcomes
+    assert store.get_shipment("SH-1") is None and store.get_shipment("SH-0") is not None
+    assert len(seen) == 1  # one write: the rejected path does not take it for a race or a duplicate
+    # redelivered once DynamoDB accepts it: recorded
+    assert observe(capsys, body)[1] == {"rejected": 1}
+
+
+def test_a_cancelled_shipment_write_is_retried_then_reported(client, order, capsys, monkeypatch):
+    monkeypatch.setattr("billing.service.time.sleep", lambda s: None)  # the backoff, not what is tested
+    cancelling, _ = _cancel_with("ValidationError")
+    with intercept(cancelling):
+        result, outcomes, _ = observe(capsys, shipment_message("SH-1"), shipment_message("SH-2"))
+    assert (result, outcomes) == ({"batchItemFailures": [{"itemIdentifier": "m-0"}]}, {"not_invoiced": 1})
+    assert store.get_shipment("SH-1") is None

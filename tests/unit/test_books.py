@@ -22,7 +22,7 @@ from billing.books import (
     invoice_number,
     record_shipped,
 )
-from billing.documents import JobStatus, JournalEntryDoc, Kind, RecordStatus
+from billing.documents import Actor, JobStatus, JournalEntryDoc, Kind, RecordStatus
 from billing.errors import Overbilling, ValidationFailed
 from billing.model import (
     DepositRef,
@@ -36,6 +36,7 @@ from billing.money import fmt, percent_of, quantize
 D = Decimal
 AR, DEP, REV = "1200", "2400", "4000"
 ISSUED_AT = "2026-12-01T06:00:00Z"
+BY: Actor = {"sub": "u-1", "username": "alice"}
 
 
 # --- builders --------------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def final_job() -> Job:
 
 
 def test_final_revenue_lines_are_what_shipments_did_not_bill() -> None:
-    inv = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice
+    inv = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY).invoice
     revenue = [ln for ln in inv["lines"] if ln["code"] != "DEPOSIT"]
     assert [(ln["code"], ln["line_id"], ln["quantity"], ln["amount"]) for ln in revenue] == [
         ("WIDGET", "A", "7", "700.00"),  # 1000.00 - 300.00 shipped and billed; 10 - 3 units
@@ -377,7 +378,7 @@ def test_final_revenue_lines_are_what_shipments_did_not_bill() -> None:
 
 
 def test_final_reverses_each_deposit_with_a_negative_line() -> None:
-    inv = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice
+    inv = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY).invoice
     reversals = [ln for ln in inv["lines"] if ln["code"] == "DEPOSIT"]
     assert [(ln["reverses_invoice_id"], ln["amount"]) for ln in reversals] == [
         ("INV-000002", "-500.00"),
@@ -387,7 +388,7 @@ def test_final_reverses_each_deposit_with_a_negative_line() -> None:
 
 
 def test_final_total_is_job_total_less_shipments_and_deposits() -> None:
-    inv = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice
+    inv = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY).invoice
     # 2000.00 - 300.00 shipments - 700.00 deposits = 1000.00
     assert inv["type"] == "final"
     assert inv["total"] == "1000.00"
@@ -400,7 +401,7 @@ def test_final_total_is_job_total_less_shipments_and_deposits() -> None:
 
 
 def test_final_posting_clears_deposits_and_recognises_revenue() -> None:
-    issued = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT)
+    issued = apply_final(final_job(), 9, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY)
     entry = issued.entry
     assert entry["date"] == "2026-12-15"
     # Dr 2400 700.00 (deposits) + Dr 1200 1000.00 (due) / Cr 4000 1700.00 (2000 - 300 shipments)
@@ -411,7 +412,7 @@ def test_final_posting_clears_deposits_and_recognises_revenue() -> None:
 def test_final_closes_the_job_and_cancels_pending_records() -> None:
     job = final_job()
     job.pending["R-3"] = D("50.00")
-    inv = apply_final(job, 9, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice
+    inv = apply_final(job, 9, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY).invoice
     assert job.status == JobStatus.FINALIZED
     assert job.final_invoice_id == "INV-000009"
     assert job.finalized_at == ISSUED_AT
@@ -428,14 +429,15 @@ def test_final_closes_the_job_and_cancels_pending_records() -> None:
 
 def test_final_title_defaults_and_can_be_given() -> None:
     assert (
-        apply_final(make_job(), 1, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice["title"] == "Final invoice SO-1"
+        apply_final(make_job(), 1, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY).invoice["title"]
+        == "Final invoice SO-1"
     )
-    inv = apply_final(make_job(), 1, Settings(), "2026-12-15", "Closing", "All done", ISSUED_AT).invoice
+    inv = apply_final(make_job(), 1, Settings(), "2026-12-15", "Closing", "All done", ISSUED_AT, by=BY).invoice
     assert (inv["title"], inv["description"], inv["invoice_date"]) == ("Closing", "All done", "2026-12-15")
 
 
 def test_final_with_no_deposits_bills_the_whole_job() -> None:
-    issued = apply_final(make_job(), 1, Settings(), "2026-12-15", "", "", ISSUED_AT)
+    issued = apply_final(make_job(), 1, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY)
     assert issued.invoice["total"] == "1000.00"
     assert [ln["code"] for ln in issued.invoice["lines"]] == ["WIDGET"]
     assert sides(issued.entry) == {AR: ("1000.00", "0.00"), REV: ("0.00", "1000.00")}
@@ -443,7 +445,7 @@ def test_final_with_no_deposits_bills_the_whole_job() -> None:
 
 def test_job_fully_covered_by_deposits_gives_a_zero_final() -> None:
     job = make_job(deposits=[("INV-000001", "600.00"), ("INV-000002", "400.00")])
-    issued = apply_final(job, 3, Settings(), "2026-12-15", "", "", ISSUED_AT)
+    issued = apply_final(job, 3, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY)
     assert issued.invoice["total"] == "0.00"
     # Dr 2400 1000.00 / Cr 4000 1000.00; nothing left to receive
     n = nets(issued.entry)
@@ -458,7 +460,7 @@ def test_job_fully_covered_by_deposits_gives_a_zero_final() -> None:
 def test_negative_balance_due_posts_as_a_credit_to_receivable() -> None:
     # not reachable through R6, but R7 says how it must post: 1000 total, 1200 deposited -> -200 due
     job = make_job(deposits=[("INV-000001", "1200.00")])
-    issued = apply_final(job, 2, Settings(), "2026-12-15", "", "", ISSUED_AT)
+    issued = apply_final(job, 2, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY)
     assert issued.invoice["total"] == "-200.00"
     assert sides(issued.entry) == {DEP: ("1200.00", "0.00"), AR: ("0.00", "200.00"), REV: ("0.00", "1000.00")}
     assert_balanced(issued.entry)
@@ -469,7 +471,7 @@ def test_fully_shipped_line_is_left_off_the_final() -> None:
     a.shipped_quantity, a.billed_quantity, a.billed_amount = D("2"), D("2"), D("100.00")
     b = jl("B", "1", "30.00", "30.00", item_code="BOLT")
     job = make_job([a, b], shipments_billed="100.00")
-    inv = apply_final(job, 4, Settings(), "2026-12-15", "", "", ISSUED_AT).invoice
+    inv = apply_final(job, 4, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY).invoice
     assert [ln["line_id"] for ln in inv["lines"]] == ["B"]
     assert inv["total"] == "30.00"  # 130.00 - 100.00
 
@@ -483,7 +485,7 @@ def test_three_third_deposits_leave_one_cent_for_the_final() -> None:
             job, make_record(str(amount), record_id=f"R-{i}", percent="33.3333"), i + 1, Settings(), ISSUED_AT
         )
     assert job.deposits_billed == D("99.99")
-    issued = apply_final(job, 4, Settings(), "2026-12-15", "", "", ISSUED_AT)
+    issued = apply_final(job, 4, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY)
     assert issued.invoice["total"] == "0.01"  # 100.00 - 3 x 33.33
     # Dr 2400 99.99 + Dr 1200 0.01 / Cr 4000 100.00
     assert sides(issued.entry) == {DEP: ("99.99", "0.00"), AR: ("0.01", "0.00"), REV: ("0.00", "100.00")}
@@ -497,7 +499,7 @@ def test_shipment_invoice_bills_shipped_quantity_at_unit_price() -> None:
     lines = [ShippedLine("1", D("4")), ShippedLine("2", D("1"))]
     check_shipment(job, lines)
     record_shipped(job, lines)
-    issued = apply_shipment_invoice(job, "SH-1", "2026-11-27", lines, 3, Settings(), ISSUED_AT)
+    issued = apply_shipment_invoice(job, "SH-1", "2026-11-27", lines, 3, Settings(), ISSUED_AT, by=BY)
     inv = issued.invoice
     assert inv["type"] == "shipment"
     assert inv["shipment_id"] == "SH-1"
@@ -532,12 +534,14 @@ def test_last_shipment_bills_exactly_the_rest_of_the_line() -> None:
         check_shipment(job, lines)
         record_shipped(job, lines)
         amounts.append(
-            apply_shipment_invoice(job, f"SH-{i}", "2026-11-27", lines, i + 1, Settings(), ISSUED_AT).invoice["total"]
+            apply_shipment_invoice(job, f"SH-{i}", "2026-11-27", lines, i + 1, Settings(), ISSUED_AT, by=BY).invoice[
+                "total"
+            ]
         )
     assert amounts == ["33.33", "33.33", "33.34"]  # the last one takes 100.00 - 66.66
     assert job.shipments_billed == D("100.00")
     # nothing is left for the final invoice to recognise
-    final = apply_final(job, 4, Settings(), "2026-12-15", "", "", ISSUED_AT)
+    final = apply_final(job, 4, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY)
     assert final.invoice["total"] == "0.00"
     assert [ln for ln in final.invoice["lines"] if ln["code"] != "DEPOSIT"] == []
 
@@ -547,9 +551,9 @@ def test_partial_shipments_then_final_recognise_exactly_the_line_amount() -> Non
     job = make_job([jl("1", "7", "0.1429", "1.00")])
     lines = [ShippedLine("1", D("2"))]
     record_shipped(job, lines)
-    ship = apply_shipment_invoice(job, "SH-1", "2026-11-27", lines, 1, Settings(), ISSUED_AT)
+    ship = apply_shipment_invoice(job, "SH-1", "2026-11-27", lines, 1, Settings(), ISSUED_AT, by=BY)
     assert ship.invoice["total"] == "0.29"
-    final = apply_final(job, 2, Settings(), "2026-12-15", "", "", ISSUED_AT)
+    final = apply_final(job, 2, Settings(), "2026-12-15", "", "", ISSUED_AT, by=BY)
     assert final.invoice["total"] == "0.71"
     assert final.invoice["lines"][0]["quantity"] == "5"
     revenue = -nets(ship.entry)[REV] - nets(final.entry)[REV]
@@ -597,9 +601,9 @@ def test_custom_account_codes_and_names_are_used_in_every_posting() -> None:
     job = make_job([jl("1", "10", "100.00", "1000.00"), jl("2", "1", "200.00", "200.00")])
     ship_lines = [ShippedLine("2", D("1"))]
     record_shipped(job, ship_lines)
-    ship = apply_shipment_invoice(job, "SH-1", "2026-11-27", ship_lines, 1, settings, ISSUED_AT)
+    ship = apply_shipment_invoice(job, "SH-1", "2026-11-27", ship_lines, 1, settings, ISSUED_AT, by=BY)
     dep = apply_deposit(job, make_record("400.00"), 2, settings, ISSUED_AT)
-    final = apply_final(job, 3, settings, "2026-12-15", "", "", ISSUED_AT)
+    final = apply_final(job, 3, settings, "2026-12-15", "", "", ISSUED_AT, by=BY)
 
     assert sides(ship.entry) == {"11000": ("200.00", "0.00"), "40100": ("0.00", "200.00")}
     assert sides(dep.entry) == {"11000": ("400.00", "0.00"), "21500": ("0.00", "400.00")}
@@ -652,7 +656,7 @@ def test_random_deposit_sequences_balance_and_clear_customer_deposits(seed: int)
             check_shipment(job, ship)
             record_shipped(job, ship)
             n += 1
-            issued = apply_shipment_invoice(job, "SH-1", "2026-11-01", ship, n, settings, ISSUED_AT)
+            issued = apply_shipment_invoice(job, "SH-1", "2026-11-01", ship, n, settings, ISSUED_AT, by=BY)
             shipped = D(issued.invoice["total"])
             entries.append(issued.entry)
 
@@ -693,7 +697,7 @@ def test_random_deposit_sequences_balance_and_clear_customer_deposits(seed: int)
     assert job.deposits_billed == deposited
     assert deposited + shipped <= job.total  # R6 held throughout
     n += 1
-    final = apply_final(job, n, settings, "2026-12-31", "", "", ISSUED_AT)
+    final = apply_final(job, n, settings, "2026-12-31", "", "", ISSUED_AT, by=BY)
     entries.append(final.entry)
     assert D(final.invoice["total"]) == job.total - shipped - deposited
     assert D(final.invoice["total"]) >= 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .documents import (
+    Actor,
     BillingBlock,
     EntryLine,
     InvoiceDoc,
@@ -22,6 +23,7 @@ from .documents import (
     RecordStatus,
 )
 from .errors import Overbilling, ValidationFailed
+from .limits import DEPOSITS_PER_JOB
 from .model import DepositRef, Job, Record, Settings
 from .money import ZERO, fmt, line_amount
 
@@ -125,6 +127,7 @@ def _invoice(
     total: Decimal,
     billing: BillingBlock,
     issued_at: str,
+    by: Actor,
 ) -> InvoiceDoc:
     number = invoice_number(n)
     return {
@@ -144,6 +147,7 @@ def _invoice(
         "journal_entry_id": entry_number(n),
         "billing": billing,
         "issued_at": issued_at,
+        "created_by": by,
     }
 
 
@@ -171,9 +175,26 @@ def check_can_bill(job: Job, amount: Decimal, *, already_pending: Decimal = ZERO
         )
 
 
-def apply_deposit(job: Job, record: Record, n: int, settings: Settings, issued_at: str) -> Issued:
-    """R2/R3: the record's deposit invoice, Dr Accounts Receivable / Cr Customer Deposits."""
+def apply_deposit(
+    job: Job, record: Record, n: int, settings: Settings, issued_at: str, by: Actor | None = None
+) -> Issued:
+    """R2/R3: the record's deposit invoice, Dr Accounts Receivable / Cr Customer Deposits.
+
+    ``by`` (R20) is the invoice's author: the record's creator unless given (the automation passes
+    its own actor for a scheduled record; the record keeps its creator).
+    """
     check_can_bill(job, record.amount, already_pending=job.pending.get(record.record_id, ZERO))
+    if len(job.deposits) >= DEPOSITS_PER_JOB:  # R19: the job item (and its final invoice) must fit
+        raise ValidationFailed(
+            f"{job.kind} {job.id} has the most deposit invoices a job can have ({DEPOSITS_PER_JOB})",
+            [
+                {
+                    "field": "amount",
+                    "message": f"at most {DEPOSITS_PER_JOB} deposit invoices per job",
+                    "limit": DEPOSITS_PER_JOB,
+                }
+            ],
+        )
     c = job.currency
     billed_before = job.deposits_billed + job.shipments_billed
     line: InvoiceLine = {
@@ -195,6 +216,7 @@ def apply_deposit(job: Job, record: Record, n: int, settings: Settings, issued_a
         record.amount,
         _billing_block(job, billed_before, record.amount),
         issued_at,
+        by if by is not None else record.created_by,
     )
     invoice["record_id"] = record.record_id
     postings = _postings(settings, c, [("receivable", record.amount, ZERO), ("customer_deposits", ZERO, record.amount)])
@@ -208,7 +230,15 @@ def apply_deposit(job: Job, record: Record, n: int, settings: Settings, issued_a
 
 
 def apply_final(
-    job: Job, n: int, settings: Settings, invoice_date: str, title: str, description: str, issued_at: str
+    job: Job,
+    n: int,
+    settings: Settings,
+    invoice_date: str,
+    title: str,
+    description: str,
+    issued_at: str,
+    *,
+    by: Actor,
 ) -> Issued:
     """R7: revenue not yet billed by shipment invoices, less every deposit; closes the job."""
     c = job.currency
@@ -257,6 +287,7 @@ def apply_final(
         due,
         billing,
         issued_at,
+        by,
     )
     invoice["cancelled_record_ids"] = sorted(job.pending)
     postings = _postings(
@@ -304,7 +335,15 @@ def record_shipped(job: Job, lines: list[ShippedLine]) -> None:
 
 
 def apply_shipment_invoice(
-    job: Job, shipment_id: str, ship_date: str, lines: list[ShippedLine], n: int, settings: Settings, issued_at: str
+    job: Job,
+    shipment_id: str,
+    ship_date: str,
+    lines: list[ShippedLine],
+    n: int,
+    settings: Settings,
+    issued_at: str,
+    *,
+    by: Actor,
 ) -> Issued:
     """R8: bill the shipped quantities at the order's unit prices: Dr Accounts Receivable / Cr Revenue.
 
@@ -346,6 +385,7 @@ def apply_shipment_invoice(
         total,
         _billing_block(job, billed_before, total),
         issued_at,
+        by,
     )
     invoice["shipment_id"] = shipment_id
     postings = _postings(settings, c, [("receivable", total, ZERO), ("revenue", ZERO, total)])

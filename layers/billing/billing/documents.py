@@ -69,7 +69,8 @@ class MessageOutcome(StrEnum):
     INVOICED = "invoiced"
     NOT_INVOICED = "not_invoiced"
     REJECTED = "rejected"
-    DUPLICATE = "duplicate"  # the shipment id was recorded already (a redelivery)
+    DUPLICATE = "duplicate"  # the shipment id was recorded already, with the same content (a redelivery)
+    CONFLICT = "conflict"  # the shipment id was recorded already, with other content: recorded once, logged
     UNPARSEABLE = "unparseable"  # not JSON, or no usable shipment_id: logged and acknowledged
 
 
@@ -79,6 +80,32 @@ class RunOutcome(StrEnum):
     INVOICED = "invoiced"
     FAILED = "failed"
     SKIPPED = "skipped"  # no longer pending: invoiced by another run, or cancelled
+
+
+# ---- who did it (R20) ----------------------------------------------------------------------------
+
+
+class Actor(TypedDict):
+    """The author of a job, record, invoice or settings change (R20): the JWT's ``sub`` and username."""
+
+    sub: str
+    username: str
+
+
+# The fixed authors of the paths no person calls, and the default for documents written before R20.
+AUTOMATION_ACTOR: Actor = {"sub": "automation", "username": "automation"}
+SHIPMENTS_ACTOR: Actor = {"sub": "shipments", "username": "shipments"}
+UNKNOWN_ACTOR: Actor = {"sub": "unknown", "username": "unknown"}
+
+
+def actor_or_unknown(value: object) -> Actor:
+    """A stored ``created_by``/``updated_by`` back as an ``Actor``: documents written before R20 have
+    none (``unknown``); settings saved before it hold the caller's name as a plain string."""
+    if isinstance(value, dict) and isinstance(value.get("sub"), str) and isinstance(value.get("username"), str):
+        return {"sub": value["sub"], "username": value["username"]}
+    if isinstance(value, str) and value:
+        return {"sub": UNKNOWN_ACTOR["sub"], "username": value}
+    return {"sub": UNKNOWN_ACTOR["sub"], "username": UNKNOWN_ACTOR["username"]}
 
 
 # ---- jobs and records ----------------------------------------------------------------------------
@@ -121,6 +148,7 @@ class JobDoc(TypedDict):
     finalized_at: str | None
     final_invoice_id: str | None
     billing: JobBilling
+    created_by: Actor  # R20: who registered it
 
 
 class RecordDoc(TypedDict):
@@ -140,6 +168,7 @@ class RecordDoc(TypedDict):
     failure_reason: str | None  # why the automation could not invoice it (R6)
     created_at: str
     updated_at: str | None
+    created_by: Actor  # R20: who created it (invoicing it later by the automation does not change it)
 
 
 # ---- invoices and the ledger ---------------------------------------------------------------------
@@ -183,6 +212,7 @@ class InvoiceDoc(TypedDict):
     journal_entry_id: str
     billing: BillingBlock
     issued_at: str
+    created_by: Actor  # R20: the caller; ``automation`` or ``shipments`` for those paths
     record_id: NotRequired[str]  # deposit invoices
     shipment_id: NotRequired[str]  # shipment invoices
     cancelled_record_ids: NotRequired[list[str]]  # final invoices: the pending records it cancelled
@@ -233,7 +263,7 @@ class ShipmentDoc(TypedDict):
     shipment_id: str | None
     order_id: str | None
     ship_date: str | None
-    lines: list[Any]  # the shipped lines ({line_id, quantity}); for a rejected one, as the message had them
+    lines: list[Any]  # the shipped lines ({line_id, quantity}); for a rejected one, a sanitized copy (shipments.py)
     status: ShipmentStatus
     reason: ShipmentReason | None
     detail: str | None
@@ -253,7 +283,8 @@ class SettingsDoc(TypedDict):
     accounts: AccountsDoc
     account_names: AccountsDoc
     updated_at: str | None
-    updated_by: str | None
+    updated_by: Actor | None  # R20: the author of the last PUT; None before any
+    version: int  # R20: 0 before any PUT, +1 on each; a PUT may send it back to refuse a stale write
 
 
 # ---- HTTP answers --------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ class ValidationFailed(BillingError):
         return cls(f"{field}: {message}", [{"field": field, "message": message}])
 
 
+class UnsupportedMediaType(BillingError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Unauthorized(BillingError):
     status, code = 401, "UNAUTHORIZED"
 
@@ -68,6 +72,12 @@ class NotPending(BillingError):
 
 class IdempotencyConflict(BillingError):
     status, code = 409, "IDEMPOTENCY_CONFLICT"
+
+
+class StaleVersion(BillingError):
+    """R20: a ``PUT /settings`` whose ``version`` is not the stored one (another admin saved first)."""
+
+    status, code = 409, "CONFLICT"
 
 
 class Overbilling(BillingError):

@@ -6,18 +6,34 @@ Checks that need the job (an amount's decimals depend on its currency) happen in
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from . import limits as L
 from .dates import is_date
-from .money import MINOR_UNITS, PERCENT_DECIMALS, QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS, MoneyError, parse_decimal
+from .money import (
+    DECIMAL_PATTERN,
+    MINOR_UNITS,
+    PERCENT_DECIMALS,
+    QUANTITY_DECIMALS,
+    UNIT_PRICE_DECIMALS,
+    MoneyError,
+    parse_decimal,
+)
 
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-DecimalString = Annotated[str, Field(min_length=1, max_length=32, examples=["2500.00"])]
-Text = Annotated[str, Field(max_length=500)]
-LongText = Annotated[str, Field(max_length=4000)]
-AccountCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=L.ID_MAX, pattern=L.ID_PATTERN)]
+# The schema says what the validators check (a client generator or a fuzzer reads it); the validators
+# below give the precise message (decimals allowed, the limit).
+DecimalString = Annotated[
+    str,
+    Field(min_length=1, max_length=32, examples=["2500.00"], json_schema_extra={"pattern": DECIMAL_PATTERN}),
+]
+Text = Annotated[str, Field(max_length=L.TEXT_MAX)]
+LongText = Annotated[str, Field(max_length=L.LONG_TEXT_MAX)]
+AccountCode = Annotated[str, Field(min_length=1, max_length=L.ACCOUNT_CODE_MAX, pattern=L.ID_PATTERN)]
+AccountName = Annotated[str, Field(min_length=1, max_length=L.ACCOUNT_NAME_MAX)]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
 __all__ = ["Date", "FinalIn", "Id", "JobIn", "LineIn", "Quantity", "RecordIn", "SettingsIn"]
@@ -30,38 +46,48 @@ def _date(value: str) -> str:
     return value
 
 
-def _positive(value: str, places: int, what: str, allow_zero: bool = False) -> str:
+def _bounded(value: str, places: int, what: str, below: Decimal, allow_zero: bool = False) -> str:
+    """A decimal string > 0 (or >= 0) with at most ``places`` decimals and below ``below`` (R10, R19)."""
     try:
         d = parse_decimal(value, places, what)
     except MoneyError as e:
         raise ValueError(str(e)) from None
     if d < 0 or (d == 0 and not allow_zero):
         raise ValueError(f"{what} must be greater than {'or equal to ' if allow_zero else ''}0")
+    if d >= below:
+        raise ValueError(f"{what} must be less than {below:,f} (docs/limits.md)")
     return value
 
 
 def _percent(value: str) -> str:
-    _positive(value, PERCENT_DECIMALS, "percent")
+    _bounded(value, PERCENT_DECIMALS, "percent", Decimal(101))
     if parse_decimal(value, PERCENT_DECIMALS) > 100:
         raise ValueError("percent must be at most 100")
     return value
 
 
-Date = Annotated[str, Field(examples=["2026-12-01"], description="YYYY-MM-DD"), AfterValidator(_date)]
-# A quantity (job lines and shipped lines): a decimal string > 0 with at most 4 decimals.
-Quantity = Annotated[DecimalString, AfterValidator(lambda v: _positive(v, QUANTITY_DECIMALS, "quantity"))]
-UnitPrice = Annotated[
-    DecimalString, AfterValidator(lambda v: _positive(v, UNIT_PRICE_DECIMALS, "unit_price", allow_zero=True))
+Date = Annotated[
+    str,
+    Field(examples=["2026-12-01"], description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
+    AfterValidator(_date),
 ]
-Amount = Annotated[DecimalString, AfterValidator(lambda v: _positive(v, AMOUNT_DECIMALS_MAX, "amount"))]
+# A quantity (job lines and shipped lines): a decimal string > 0 with at most 4 decimals.
+Quantity = Annotated[
+    DecimalString, AfterValidator(lambda v: _bounded(v, QUANTITY_DECIMALS, "quantity", L.MAX_QUANTITY))
+]
+UnitPrice = Annotated[
+    DecimalString,
+    AfterValidator(lambda v: _bounded(v, UNIT_PRICE_DECIMALS, "unit_price", L.MAX_UNIT_PRICE, allow_zero=True)),
+]
+Amount = Annotated[DecimalString, AfterValidator(lambda v: _bounded(v, AMOUNT_DECIMALS_MAX, "amount", L.MAX_AMOUNT))]
 Percent = Annotated[DecimalString, AfterValidator(_percent)]
 
 
 class LineIn(BaseModel):
     model_config = _STRICT
     line_id: Id
-    item_code: Annotated[str, Field(min_length=1, max_length=64)]
-    description: Text = ""
+    item_code: Annotated[str, Field(min_length=1, max_length=L.ITEM_CODE_MAX)]
+    description: Annotated[str, Field(max_length=L.LINE_DESCRIPTION_MAX)] = ""
     quantity: Quantity
     unit_price: UnitPrice
 
@@ -72,9 +98,9 @@ class JobIn(BaseModel):
     model_config = _STRICT
     id: Id
     customer_id: Id
-    customer_name: Annotated[str, Field(min_length=1, max_length=200)]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
+    customer_name: Annotated[str, Field(min_length=1, max_length=L.CUSTOMER_NAME_MAX)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", json_schema_extra={"enum": sorted(MINOR_UNITS)})] = "USD"
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=L.LINES_PER_JOB)]
 
     @field_validator("currency")
     @classmethod
@@ -104,6 +130,13 @@ class _Heading(BaseModel):
 class RecordIn(_Heading):
     """A progress billing record: exactly one of ``amount`` or ``percent`` (R1)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        defer_build=True,
+        json_schema_extra={"oneOf": [{"required": ["amount"]}, {"required": ["percent"]}]},
+    )
+
     item_description: Text = ""
     amount: Amount | None = None
     percent: Percent | None = None
@@ -129,15 +162,31 @@ class AccountsIn(BaseModel):
 
 class AccountNamesIn(BaseModel):
     model_config = _STRICT
-    receivable: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    customer_deposits: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    revenue: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    receivable: AccountName | None = None
+    customer_deposits: AccountName | None = None
+    revenue: AccountName | None = None
+
+
+class ActorIn(BaseModel):
+    """An author as ``GET /settings`` shows it (``updated_by``): sent back, it is ignored."""
+
+    model_config = _STRICT
+    sub: Annotated[str, Field(max_length=256)]
+    username: Annotated[str, Field(max_length=256)]
 
 
 class SettingsIn(BaseModel):
-    """``PUT /settings``: the fields sent replace the current ones; omitted fields are kept."""
+    """``PUT /settings``: the fields sent replace the current ones; omitted fields are kept.
+
+    What ``GET /settings`` returned is accepted back as it is (R20): the server-owned ``updated_at``
+    and ``updated_by`` are ignored; ``version``, when sent, must still be the stored one (else 409
+    ``CONFLICT``), so that two admins cannot silently overwrite each other.
+    """
 
     model_config = _STRICT
     auto_invoice_on_shipment: bool | None = None
     accounts: AccountsIn | None = None
     account_names: AccountNamesIn | None = None
+    version: Annotated[int, Field(ge=0, description="The version GET /settings returned")] | None = None
+    updated_at: Annotated[str, Field(max_length=64, description="Server-owned: ignored")] | None = None
+    updated_by: Annotated[ActorIn | None, Field(description="Server-owned: ignored")] = None

@@ -12,6 +12,7 @@ from typing import Any
 
 from .documents import (
     AccountsDoc,
+    Actor,
     JobBilling,
     JobDoc,
     JobLineDoc,
@@ -20,6 +21,7 @@ from .documents import (
     RecordDoc,
     RecordStatus,
     SettingsDoc,
+    actor_or_unknown,
 )
 from .money import ZERO, fmt, ratio_percent
 
@@ -116,6 +118,7 @@ class Job:
     # Idempotency tokens of the requests that created and finalized the job (see http.idempotent).
     created_token: str | None = None
     final_token: str | None = None
+    created_by: Actor = field(default_factory=lambda: actor_or_unknown(None))  # R20; jobs before it: unknown
 
     @property
     def deposits_billed(self) -> Decimal:
@@ -164,6 +167,7 @@ class Job:
             "finalized_at": self.finalized_at,
             "final_invoice_id": self.final_invoice_id,
             "billing": self.billing(),
+            "created_by": self.created_by,
         }
 
     def state(self) -> dict[str, Any]:
@@ -192,6 +196,7 @@ class Job:
             "finalized_at": self.finalized_at or "",
             "created_token": self.created_token or "",
             "final_token": self.final_token or "",
+            "created_by": self.created_by,
         }
 
     @classmethod
@@ -219,6 +224,7 @@ class Job:
             finalized_at=s.get("finalized_at") or None,
             created_token=s.get("created_token") or None,
             final_token=s.get("final_token") or None,
+            created_by=actor_or_unknown(s.get("created_by")),
         )
 
 
@@ -242,6 +248,7 @@ class Record:
     invoice_id: str | None = None
     failure_reason: str | None = None
     updated_at: str | None = None
+    created_by: Actor = field(default_factory=lambda: actor_or_unknown(None))  # R20; records before it: unknown
 
     def to_api(self) -> RecordDoc:
         return {
@@ -261,6 +268,7 @@ class Record:
             "failure_reason": self.failure_reason,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "created_by": self.created_by,
         }
 
     @classmethod
@@ -282,6 +290,7 @@ class Record:
             invoice_id=d.get("invoice_id"),
             failure_reason=d.get("failure_reason"),
             updated_at=d.get("updated_at"),
+            created_by=actor_or_unknown(d.get("created_by")),
         )
 
 
@@ -299,7 +308,8 @@ class Settings:
     accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))
     account_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNT_NAMES))
     updated_at: str | None = None
-    updated_by: str | None = None
+    updated_by: Actor | None = None  # R20: the author of the last PUT (None before any)
+    version: int = 0  # R20: 0 before any PUT, one more on each (the stored item is conditioned on it)
 
     def to_api(self) -> SettingsDoc:
         return {
@@ -308,6 +318,7 @@ class Settings:
             "account_names": _accounts(self.account_names),
             "updated_at": self.updated_at,
             "updated_by": self.updated_by,
+            "version": self.version,
         }
 
     @classmethod
@@ -319,5 +330,7 @@ class Settings:
             accounts={**DEFAULT_ACCOUNTS, **(d.get("accounts") or {})},
             account_names={**DEFAULT_ACCOUNT_NAMES, **(d.get("account_names") or {})},
             updated_at=d.get("updated_at"),
-            updated_by=d.get("updated_by"),
+            # settings saved before R20 hold a plain name: read back as {"sub": "unknown", "username": name}
+            updated_by=actor_or_unknown(d["updated_by"]) if d.get("updated_by") else None,
+            version=int(d.get("version") or 0),
         )

@@ -8,7 +8,7 @@ a JSON number is rejected before it gets here, and ``Decimal(float)`` is never c
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 
 # ISO 4217 minor units. Extend here to support another currency.
 MINOR_UNITS: dict[str, int] = {
@@ -45,7 +45,13 @@ PERCENT_DECIMALS = 4
 QUANTITY_DECIMALS = 4
 UNIT_PRICE_DECIMALS = 4
 
-_DECIMAL_STRING = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,12})?")  # used with fullmatch: ASCII only
+# R19 magnitudes (``limits``): amounts below 10^12 with at most 3 decimals (15 significant digits)
+# keep a stack's running balances exact in the default 28-digit context and in DynamoDB's 38-digit
+# numbers; a quantity times a unit price (up to 29 significant digits) is computed in ``_EXACT``.
+_EXACT = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow, DivisionByZero])
+
+DECIMAL_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$"
+_DECIMAL_STRING = re.compile(DECIMAL_PATTERN.strip("^$"))  # used with fullmatch: ASCII only
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
@@ -66,8 +72,8 @@ def exponent(currency: str) -> Decimal:
 
 
 def quantize(value: Decimal, currency: str) -> Decimal:
-    """Round half-up to the currency's minor unit."""
-    return value.quantize(exponent(currency), rounding=ROUND_HALF_UP)
+    """Round half-up to the currency's minor unit (exactly: in a context wide enough for any bounded value)."""
+    return value.quantize(exponent(currency), rounding=ROUND_HALF_UP, context=_EXACT)
 
 
 def fmt(value: Decimal, currency: str) -> str:
@@ -95,11 +101,12 @@ def parse_amount(text: str, currency: str, what: str = "amount") -> Decimal:
 
 def percent_of(total: Decimal, percent: Decimal, currency: str) -> Decimal:
     """R1: job total x p / 100, rounded half-up to the minor unit."""
-    return quantize(total * percent / HUNDRED, currency)
+    return quantize(_EXACT.divide(_EXACT.multiply(total, percent), HUNDRED), currency)
 
 
 def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
-    return quantize(quantity * unit_price, currency)
+    """Quantity x unit price, exact before it is rounded half-up to the minor unit."""
+    return quantize(_EXACT.multiply(quantity, unit_price), currency)
 
 
 def ratio_percent(part: Decimal, whole: Decimal) -> Decimal:

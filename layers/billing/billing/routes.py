@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from . import service
@@ -36,21 +36,24 @@ from .documents import (
     ShipmentList,
     TrialBalanceDoc,
 )
-from .http import caller, idempotent, json_response, kind_of, require_admin
+from .http import Role, actor, declare_role, idempotent, json_response, kind_of
 from .inputs import FinalIn, JobIn, RecordIn, SettingsIn
+from .limits import ID_MAX, ID_PATTERN, NEXT_TOKEN_MAX
 
 progress = Router()
 final = Router()
 api = Router()
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Path ids as body ids are (R19): 1-64 letters, digits, - _ . (422 naming the parameter otherwise).
+PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 
 _ERRORS = {
     400: "Malformed JSON, query or pagination token (BAD_REQUEST)",
     401: "No valid bearer token (UNAUTHORIZED)",
     403: "The caller's groups do not allow this (FORBIDDEN)",
     404: "Unknown job, record or invoice (NOT_FOUND)",
-    409: "The state does not allow it: ALREADY_EXISTS, JOB_FINALIZED, NOT_PENDING, IDEMPOTENCY_CONFLICT",
+    409: "The state does not allow it: ALREADY_EXISTS, JOB_FINALIZED, NOT_PENDING, IDEMPOTENCY_CONFLICT, CONFLICT",
     422: "Invalid fields, each named in details (VALIDATION_ERROR), or OVERBILLING",
     500: "A fault of the service; nothing was changed and the request can be retried (INTERNAL_ERROR)",
     503: "Too many concurrent changes to the job; retry after Retry-After seconds (BUSY)",
@@ -63,8 +66,21 @@ def responses(status: int, model: Any, description: str, *errors: int) -> dict[i
         status: {"description": description, "content": {"application/json": {"model": model}}}
     }
     for code in sorted({401, 500, *errors}):
-        out[code] = {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorBody}}}
+        out[code] = _error_response(code)
     return out
+
+
+def _error_response(code: int) -> OpenAPIResponse:
+    return {"description": _ERRORS[code], "content": {"application/json": {"model": ErrorBody}}}
+
+
+def _guarded(method: str, path: str, role: Role, answers: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:
+    """R20: record the role ``path`` needs (checked before the route validates anything) and, for a
+    route that needs a group, declare its 403."""
+    declare_role(method, path, role)
+    if role == Role.READER:
+        return answers
+    return dict(sorted({**answers, 403: _error_response(403)}.items()))
 
 
 def _summary(fn: Callable[..., Any], kind: Kind | None = None) -> str:
@@ -75,18 +91,31 @@ def _summary(fn: Callable[..., Any], kind: Kind | None = None) -> str:
     return first.format(kind=kind.value, a_kind=("an " if kind == Kind.ORDER else "a ") + kind.value)
 
 
-def route(router: Router, method: str, path: str, answers: dict[int, OpenAPIResponse], tag: str) -> Callable[[F], F]:
-    """Register the decorated function for ``path``; its docstring's first line is the summary."""
+_How = tuple[dict[int, OpenAPIResponse], str, Role]  # the responses, the tag, the role
+
+
+def _register(fn: F, router: Router, method: str, path: str, kind: Kind | None, how: _How) -> None:
+    answers, tag, role = how
+    operation_id = fn.__name__ if kind is None else f"{fn.__name__}_of_{kind.value}"
+    router.route(path, method, summary=_summary(fn, kind), operation_id=operation_id, tags=[tag],
+                 responses=_guarded(method, path, role, answers))(fn)  # fmt: skip
+
+
+def route(
+    router: Router, method: str, path: str, answers: dict[int, OpenAPIResponse], tag: str, role: Role = Role.READER
+) -> Callable[[F], F]:
+    """Register the decorated function for ``path``; its docstring's first line is the summary, its
+    name the operation id. ``role``: who may call it (R20; default: any signed-in user)."""
 
     def register(fn: F) -> F:
-        router.route(path, method, summary=_summary(fn), operation_id=fn.__name__, responses=answers, tags=[tag])(fn)
+        _register(fn, router, method, path, None, (answers, tag, role))
         return fn
 
     return register
 
 
 def job_route(
-    router: Router, method: str, path: str, answers: dict[int, OpenAPIResponse], tag: str
+    router: Router, method: str, path: str, answers: dict[int, OpenAPIResponse], tag: str, role: Role = Role.READER
 ) -> Callable[[F], F]:
     """Register the decorated function once for each kind: ``/orders<path>`` and ``/projects<path>``.
 
@@ -96,14 +125,7 @@ def job_route(
 
     def register(fn: F) -> F:
         for kind, segment in SEGMENTS.items():
-            router.route(
-                f"/{segment}{path}",
-                method,
-                summary=_summary(fn, kind),
-                responses=answers,
-                tags=[tag],
-                operation_id=f"{fn.__name__}_of_{kind.value}",
-            )(fn)
+            _register(fn, router, method, f"/{segment}{path}", kind, (answers, tag, role))
         return fn
 
     return register
@@ -118,12 +140,14 @@ def job_route(
     "/<job_id>/progress-billings",
     responses(201, RecordCreated, "The record, and its deposit invoice unless scheduled", 400, 404, 409, 422, 503),
     "progress billing",
+    role=Role.CLERK,
 )
-def create_progress_billing(job_id: str, body: RecordIn) -> Response[str]:
+def create_progress_billing(job_id: PathId, body: RecordIn) -> Response[str]:
     """Create a progress billing record on {a_kind} (R1, R2, R4, R6)"""
     kind = kind_of(progress)
     body_sent = progress.current_event.json_body
-    return idempotent(progress, body_sent, lambda token: (service.create_record(kind, job_id, body, token), 201))
+    by = actor(progress)
+    return idempotent(progress, body_sent, lambda token: (service.create_record(kind, job_id, body, token, by=by), 201))
 
 
 # ---- final invoice (functions/finalize) ---------------------------------------------------------
@@ -135,39 +159,42 @@ def create_progress_billing(job_id: str, body: RecordIn) -> Response[str]:
     "/<job_id>/final-invoice",
     responses(201, FinalCreated, "The final invoice", 400, 404, 409, 422, 503),
     "invoices",
+    role=Role.CLERK,
 )
-def create_final_invoice(job_id: str, body: Annotated[FinalIn | None, Body()] = None) -> Response[str]:
+def create_final_invoice(job_id: PathId, body: Annotated[FinalIn | None, Body()] = None) -> Response[str]:
     """Create the {kind}'s final revenue-recognition invoice (R7)"""
     kind = kind_of(final)
     request = body or FinalIn()
+    by = actor(final)
     return idempotent(
-        final, request.model_dump(), lambda token: (service.create_final(kind, job_id, request, token), 201)
+        final, request.model_dump(), lambda token: (service.create_final(kind, job_id, request, token, by=by), 201)
     )
 
 
 # ---- jobs and records (functions/api) -----------------------------------------------------------
 
 
-@job_route(api, "POST", "", responses(201, JobDoc, "The job registered", 400, 409, 422, 503), "jobs")
+@job_route(api, "POST", "", responses(201, JobDoc, "The job registered", 400, 409, 422, 503), "jobs", role=Role.CLERK)
 def register_job(body: JobIn) -> Response[str]:
     """Register {a_kind}"""
     kind = kind_of(api)
     body_sent = api.current_event.json_body
-    return idempotent(api, body_sent, lambda token: (service.register_job(kind, body, token).to_api(), 201))
+    by = actor(api)
+    return idempotent(api, body_sent, lambda token: (service.register_job(kind, body, token, by=by).to_api(), 201))
 
 
 @job_route(api, "GET", "", responses(200, JobPage, "One page of jobs and the next page's token", 400), "jobs")
 def list_jobs(
     status: Annotated[Literal["open", "finalized"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+    next_token: Annotated[str | None, Query(max_length=NEXT_TOKEN_MAX)] = None,
 ) -> Response[str]:
     """List {kind}s (optionally by status), paged"""
     return json_response(service.list_jobs(kind_of(api), JobStatus(status) if status else None, limit, next_token))
 
 
 @job_route(api, "GET", "/<job_id>", responses(200, JobDoc, "The job", 404), "jobs")
-def get_job(job_id: str) -> Response[str]:
+def get_job(job_id: PathId) -> Response[str]:
     """One {kind} with its billing summary"""
     return json_response(service.get_job(kind_of(api), job_id).to_api())
 
@@ -175,7 +202,7 @@ def get_job(job_id: str) -> Response[str]:
 @job_route(
     api, "GET", "/<job_id>/progress-billings", responses(200, RecordList, "The records", 404), "progress billing"
 )
-def list_records(job_id: str) -> Response[str]:
+def list_records(job_id: PathId) -> Response[str]:
     """The {kind}'s progress billing records"""
     return json_response({"items": service.job_partition(kind_of(api), job_id).records})
 
@@ -186,26 +213,27 @@ def list_records(job_id: str) -> Response[str]:
     "/<job_id>/progress-billings/<record_id>",
     responses(200, RecordDoc, "The cancelled record", 404, 409, 503),
     "progress billing",
+    role=Role.CLERK,
 )
-def cancel_record(job_id: str, record_id: str) -> Response[str]:
+def cancel_record(job_id: PathId, record_id: PathId) -> Response[str]:
     """Cancel a pending record of {a_kind} (R12)"""
     return json_response(service.cancel_record(kind_of(api), job_id, record_id))
 
 
 @job_route(api, "GET", "/<job_id>/invoices", responses(200, InvoiceList, "The invoices", 404), "invoices")
-def list_invoices(job_id: str) -> Response[str]:
+def list_invoices(job_id: PathId) -> Response[str]:
     """The {kind}'s invoices"""
     return json_response({"items": service.job_partition(kind_of(api), job_id).invoices})
 
 
 @job_route(api, "GET", "/<job_id>/ledger", responses(200, EntryList, "The journal entries", 404), "ledger")
-def list_journal_entries(job_id: str) -> Response[str]:
+def list_journal_entries(job_id: PathId) -> Response[str]:
     """The {kind}'s journal entries"""
     return json_response({"items": service.job_partition(kind_of(api), job_id).entries})
 
 
 @route(api, "GET", "/orders/<job_id>/shipments", responses(200, ShipmentList, "The shipments", 404), "shipments")
-def list_order_shipments(job_id: str) -> Response[str]:
+def list_order_shipments(job_id: PathId) -> Response[str]:
     """The order's shipments (R8)"""
     return json_response({"items": service.job_partition(Kind.ORDER, job_id).shipments})
 
@@ -214,7 +242,7 @@ def list_order_shipments(job_id: str) -> Response[str]:
 
 
 @route(api, "GET", "/invoices/<invoice_id>", responses(200, InvoiceDoc, "The invoice", 404), "invoices")
-def get_invoice(invoice_id: str) -> Response[str]:
+def get_invoice(invoice_id: PathId) -> Response[str]:
     """One invoice"""
     return json_response(service.get_invoice(invoice_id))
 
@@ -231,8 +259,14 @@ def get_settings() -> Response[str]:
     return json_response(service.get_settings().to_api())
 
 
-@route(api, "PUT", "/settings", responses(200, SettingsDoc, "The settings as saved", 400, 403), "settings")
+@route(
+    api,
+    "PUT",
+    "/settings",
+    responses(200, SettingsDoc, "The settings as saved", 400, 409, 422, 503),
+    "settings",
+    role=Role.ADMIN,
+)
 def put_settings(body: SettingsIn) -> Response[str]:
-    """Change settings (group billing-admins)"""
-    require_admin(api)
-    return json_response(service.put_settings(body, caller(api)).to_api())
+    """Change settings (group billing-admins; a stale version is 409 CONFLICT)"""
+    return json_response(service.put_settings(body, actor(api)).to_api())

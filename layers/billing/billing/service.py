@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 from . import books, store
 from .config import config
 from .documents import (
+    AUTOMATION_ACTOR,
     AccountBalance,
+    Actor,
     CurrencyTotal,
     FinalCreated,
     InvoiceDoc,
@@ -41,8 +43,10 @@ from .errors import (
     NotPending,
     Overbilling,
     RecordExists,
+    StaleVersion,
     ValidationFailed,
 )
+from .limits import MAX_AMOUNT, PENDING_PER_JOB
 from .model import ACCOUNT_KEYS, Job, JobLine, Record, Settings
 from .money import (
     PERCENT_DECIMALS,
@@ -62,7 +66,6 @@ if TYPE_CHECKING:  # the request models (pydantic) are the HTTP functions' busin
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 25  # with the capped backoff below: about 3 s at worst before 503 BUSY
-MAX_PENDING_PER_JOB = 50  # a final invoice cancels them all in its one transaction (100-item limit)
 
 
 def now_iso() -> str:
@@ -105,8 +108,9 @@ def _open_job(snap: store.Snapshot, kind: Kind, job_id: str) -> Job:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-def register_job(kind: Kind, body: JobIn, token: str | None = None) -> Job:
-    """Register a job. ``token`` (from an Idempotency-Key) makes a resend return the same job."""
+def register_job(kind: Kind, body: JobIn, token: str | None = None, *, by: Actor) -> Job:
+    """Register a job. ``token`` (from an Idempotency-Key) makes a resend return the same job.
+    ``by``: its author (R20)."""
     c = body.currency
     lines = []
     for ln in body.lines:
@@ -114,8 +118,13 @@ def register_job(kind: Kind, body: JobIn, token: str | None = None) -> Job:
         price = parse_decimal(ln.unit_price, UNIT_PRICE_DECIMALS)
         lines.append(JobLine(ln.line_id, ln.item_code, ln.description, qty, price, line_amount(qty, price, c)))
     total = sum((ln.amount for ln in lines), ZERO)
+    for i, line in enumerate(lines):
+        if line.amount >= MAX_AMOUNT:
+            raise ValidationFailed.field(f"lines[{i}]", f"quantity x unit_price must be less than {MAX_AMOUNT:,f}")
     if total <= 0:
         raise ValidationFailed.field("lines", f"the job total must be greater than {fmt(ZERO, c)}")
+    if total >= MAX_AMOUNT:
+        raise ValidationFailed.field("lines", f"the job total must be less than {MAX_AMOUNT:,f} (docs/limits.md)")
     job = Job(
         kind=kind,
         id=body.id,
@@ -127,6 +136,7 @@ def register_job(kind: Kind, body: JobIn, token: str | None = None) -> Job:
         status=JobStatus.OPEN,
         created_at=now_iso(),
         created_token=token,
+        created_by=by,
     )
     try:
         store.commit(store.Change(job, new_job=True))
@@ -177,8 +187,9 @@ def _replay_record(kind: Kind, job_id: str, record_id: str) -> RecordCreated:
     return {"record": rec.to_api(), "invoice": store.get_invoice(rec.invoice_id) if rec.invoice_id else None}
 
 
-def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = None) -> RecordCreated:
-    """R2 (create now) or R4 (schedule): one record, and for create-now its deposit invoice.
+def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = None, *, by: Actor) -> RecordCreated:
+    """R2 (create now) or R4 (schedule): one record, and for create-now its deposit invoice, both by
+    ``by`` (R20).
 
     With ``token`` (from an Idempotency-Key) the record id is derived from it, so a resend, even one
     arriving after the idempotency cache expired or after a crash between commit and response,
@@ -214,13 +225,14 @@ def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = N
             scheduled=body.schedule,
             created_at=now,
             updated_at=now,
+            created_by=by,
         )
         change = store.Change(job, records=[rec], new_record_ids={rec.record_id})
         if body.schedule:
             books.check_can_bill(job, amount)
-            if len(job.pending) >= MAX_PENDING_PER_JOB:
+            if len(job.pending) >= PENDING_PER_JOB:
                 raise ValidationFailed.field(
-                    "schedule", f"a job can have at most {MAX_PENDING_PER_JOB} pending scheduled records"
+                    "schedule", f"a job can have at most {PENDING_PER_JOB} pending scheduled records"
                 )
             job.pending[rec.record_id] = amount
         else:
@@ -268,10 +280,12 @@ def invoice_due_record(rec: Record) -> RunOutcome:
         current = dataclasses.replace(rec)
         change = store.Change(job, records=[current])
         try:
-            change.issued = books.apply_deposit(job, current, (snap.counter or 0) + 1, snap.settings, now)
+            change.issued = books.apply_deposit(
+                job, current, (snap.counter or 0) + 1, snap.settings, now, by=AUTOMATION_ACTOR
+            )  # R20: the invoice is the automation's; the record keeps its creator
             change.counter_read = snap.counter
             outcome = RunOutcome.INVOICED
-        except Overbilling as e:
+        except (Overbilling, ValidationFailed) as e:  # over-billing (R6), or the job's deposit limit (R19)
             job.pending.pop(current.record_id, None)
             current.status, current.failure_reason, current.updated_at = RecordStatus.FAILED, e.message, now
             outcome = RunOutcome.FAILED
@@ -285,8 +299,8 @@ def invoice_due_record(rec: Record) -> RunOutcome:
 # ---- final invoice (R7) -------------------------------------------------------------------------
 
 
-def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = None) -> FinalCreated:
-    """R7. With ``token``, a resend of the request that finalized the job returns its invoice."""
+def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = None, *, by: Actor) -> FinalCreated:
+    """R7, by ``by`` (R20). With ``token``, a resend of the request that finalized the job returns its invoice."""
 
     def attempt() -> FinalCreated:
         snap = store.read_for_change(kind, job_id)
@@ -298,7 +312,7 @@ def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = Non
         n = (snap.counter or 0) + 1
         now = now_iso()
         issued = books.apply_final(
-            job, n, snap.settings, body.invoice_date or business_date(), body.title, body.description, now
+            job, n, snap.settings, body.invoice_date or business_date(), body.title, body.description, now, by=by
         )
         store.commit(
             store.Change(job, issued=issued, counter_read=snap.counter, cancel_record_ids=cancelled, cancelled_at=now)
@@ -343,17 +357,42 @@ def get_settings() -> Settings:
     return store.get_settings()
 
 
-def put_settings(body: SettingsIn, updated_by: str) -> Settings:
-    current = store.get_settings()
-    if body.auto_invoice_on_shipment is not None:
-        current.auto_invoice_on_shipment = body.auto_invoice_on_shipment
-    if body.accounts is not None:
-        current.accounts.update(body.accounts.model_dump(exclude_none=True))
-    if body.account_names is not None:
-        current.account_names.update(body.account_names.model_dump(exclude_none=True))
-    codes = [current.accounts[k] for k in ACCOUNT_KEYS]
-    if len(set(codes)) != len(codes):
-        raise ValidationFailed.field("accounts", "receivable, customer_deposits and revenue must be different accounts")
-    current.updated_at, current.updated_by = now_iso(), updated_by
-    store.put_settings(current)
-    return current
+def put_settings(body: SettingsIn, by: Actor) -> Settings:
+    """R20: replace the fields sent, keep the others; ``version`` one more, written only if the stored
+    version is still the one read. With the body's ``version`` (from a GET), a stale one, or a
+    concurrent PUT that saved first, is 409 ``CONFLICT``; without it, a concurrent PUT is re-read."""
+
+    def attempt() -> Settings:
+        current = store.get_settings()
+        if body.version is not None and body.version != current.version:
+            raise _stale(body.version, current.version)
+        if body.auto_invoice_on_shipment is not None:
+            current.auto_invoice_on_shipment = body.auto_invoice_on_shipment
+        if body.accounts is not None:
+            current.accounts.update(body.accounts.model_dump(exclude_none=True))
+        if body.account_names is not None:
+            current.account_names.update(body.account_names.model_dump(exclude_none=True))
+        codes = [current.accounts[k] for k in ACCOUNT_KEYS]
+        if len(set(codes)) != len(codes):
+            raise ValidationFailed.field(
+                "accounts", "receivable, customer_deposits and revenue must be different accounts"
+            )
+        read = current.version
+        current.updated_at, current.updated_by, current.version = now_iso(), by, read + 1
+        try:
+            store.put_settings(current, expected_version=read)
+        except Conflict:
+            if body.version is not None:
+                raise _stale(body.version, None) from None
+            raise
+        return current
+
+    return with_retry(attempt)
+
+
+def _stale(sent: int, stored: int | None) -> StaleVersion:
+    now = "another change was saved first" if stored is None else f"the settings are at version {stored}"
+    return StaleVersion(
+        f"settings version {sent} is stale: {now}; GET /settings and apply the change again",
+        [{"field": "version", "message": "stale", "sent": sent, **({} if stored is None else {"current": stored})}],
+    )

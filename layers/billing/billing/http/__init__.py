@@ -2,13 +2,33 @@
 and error mapping (``resolver``), and the OpenAPI document (``openapi``)."""
 
 from .idempotency import idempotent
-from .identity import ADMIN_GROUP, caller, claims_of, groups_of, kind_of, require_admin
+from .identity import (
+    ADMIN_GROUP,
+    CLERK_GROUP,
+    ROUTE_ROLES,
+    Role,
+    actor,
+    actor_of,
+    authorize,
+    caller,
+    claims_of,
+    declare_role,
+    groups_of,
+    kind_of,
+)
 from .resolver import error_body, error_response, handle, json_response, make_app
 
 __all__ = [
     "ADMIN_GROUP",
+    "CLERK_GROUP",
+    "ROUTE_ROLES",
+    "Role",
+    "actor",
+    "actor_of",
+    "authorize",
     "caller",
     "claims_of",
+    "declare_role",
     "error_body",
     "error_response",
     "groups_of",
@@ -17,5 +37,4 @@ __all__ = [
     "json_response",
     "kind_of",
     "make_app",
-    "require_admin",
 ]

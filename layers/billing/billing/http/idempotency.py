@@ -86,10 +86,13 @@ def idempotent(app: Resolver, body: Any, run: Callable[[str | None], tuple[Any, 
     token = hashlib.sha256(json.dumps([request["caller"], request["route"], key]).encode()).hexdigest()
     store = _persistence(cfg.idempotency_table_name, cfg.region, cfg.endpoint_url)
 
+    ran: list[bool] = []
+
     @idempotent_function(
         data_keyword_argument="request", persistence_store=store, config=idem_config, key_prefix=key_prefix()
     )
     def once(request: dict[str, Any]) -> dict[str, Any]:
+        ran.append(True)
         payload, status = run(token)
         return {"status": status, "body": payload}
 
@@ -99,4 +102,5 @@ def idempotent(app: Resolver, body: Any, run: Callable[[str | None], tuple[Any, 
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request body") from None
     except IdempotencyAlreadyInProgressError:
         raise IdempotencyConflict("a request with this Idempotency-Key is still in progress") from None
-    return json_response(result["body"], int(result["status"]), {"Idempotent-Replay": "false"})
+    # A replay is answered from the stored record, without running the request: ``once`` did not run.
+    return json_response(result["body"], int(result["status"]), {"Idempotent-Replay": "false" if ran else "true"})

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from ..limits import IDEMPOTENCY_KEY_MAX
 from .resolver import make_app
 
 TITLE = "Progress billing API"
@@ -41,8 +42,24 @@ def openapi_document() -> dict[str, Any]:
             router.api_resolver = resolver
     doc: dict[str, Any] = json.loads(text)
     _own_validation_errors(doc)
+    _idempotency_keys(doc)
     _prune(doc)
     return doc
+
+
+def _idempotency_keys(doc: dict[str, Any]) -> None:
+    """Every POST honours an optional ``Idempotency-Key`` header (R11), read by ``http.idempotency``
+    from the request rather than declared as a route parameter; the document says so."""
+    header = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Makes a resend return the first response and change nothing (docs/api.md, R11)",
+        "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": "^[!-~]+$"},
+    }
+    for operations in doc["paths"].values():
+        if "post" in operations:
+            operations["post"].setdefault("parameters", []).append(header)
 
 
 def _own_validation_errors(doc: dict[str, Any]) -> None:

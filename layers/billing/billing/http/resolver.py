@@ -7,6 +7,7 @@ Each HTTP function builds its resolver with ``make_app`` from the routers it ser
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -15,9 +16,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from ..config import ConfigurationError
 from ..documents import ErrorBody
-from ..errors import BillingError, Conflict, NotFound, Unauthorized
+from ..errors import BadRequest, BillingError, Conflict, NotFound, Unauthorized, UnsupportedMediaType
+from ..limits import JSON_DEPTH_MAX
 from ..observability import logger
-from .identity import claims_of
+from .identity import authorize, claims_of
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[str]:
@@ -101,20 +103,68 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
 
 
 def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Resolve one HTTP API event: 401 before anything else when the request carries no claims.
-
-    Every body this API accepts is JSON, whatever Content-Type the client sent (``curl -d`` says
-    ``application/x-www-form-urlencoded``): the body is read as JSON, and is 400 if it is not.
-    """
-    if claims_of(event) is None:
-        err = Unauthorized("a valid bearer token is required")
+    """Resolve one HTTP API event, after the checks that come before any route's own validation, in
+    the contract's order: 401 (no claims), 403 (the route's role, R20), then what the body is (415 not
+    JSON, 400 nested deeper than any body of the contract); then the route validates its parameters and
+    body (400/422)."""
+    refused = refusal(event)
+    if refused is not None:
         return {
-            "statusCode": err.status,
+            "statusCode": refused.status,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(err.body(), separators=(",", ":")),
+            "body": json.dumps(refused.body(), separators=(",", ":")),
             "isBase64Encoded": False,
         }
-    headers = event.get("headers") or {}
-    if event.get("body") and not str(headers.get("content-type", "")).startswith("application/json"):
-        event = {**event, "headers": {**headers, "content-type": "application/json"}}
     return app.resolve(event, context)
+
+
+def refusal(event: dict[str, Any]) -> BillingError | None:
+    """Why the request is refused before it reaches its route, if it is: 401, then 403 (R20: the
+    route's role, from the event's ``routeKey``), then what the body is."""
+    claims = claims_of(event)
+    if claims is None:
+        return Unauthorized("a valid bearer token is required")
+    return authorize(event, claims) or _body_refusal(event)
+
+
+_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _body_refusal(event: dict[str, Any]) -> BillingError | None:
+    body = event.get("body")
+    if not body:
+        return None
+    media, _, params = str((event.get("headers") or {}).get("content-type", "")).partition(";")
+    charset = re.search(r"charset\s*=\s*\"?([\w-]+)", params, re.IGNORECASE)
+    if (
+        event.get("isBase64Encoded")
+        or not _JSON_TYPE.match(media.strip().lower())
+        or (charset and charset.group(1).lower() not in ("utf-8", "utf8"))
+    ):
+        return UnsupportedMediaType(
+            "the request body must be JSON sent as Content-Type: application/json",
+            [{"field": "Content-Type", "message": "must be application/json"}],
+        )
+    if nests_deeper_than(str(body), JSON_DEPTH_MAX):
+        return BadRequest(
+            f"the request body nests JSON deeper than {JSON_DEPTH_MAX} levels, more than any request needs",
+            [{"field": "body", "message": f"at most {JSON_DEPTH_MAX} levels of nesting", "limit": JSON_DEPTH_MAX}],
+        )
+    return None
+
+
+def nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` deep in ``text`` (brackets inside strings do
+    not count): linear and without recursion, so a body nested thousands deep is measured, not parsed."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for char in _STRINGS.sub("", text):
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False

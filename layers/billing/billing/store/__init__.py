@@ -4,7 +4,7 @@
 the books goes through; ``queries`` the reads. Business code imports this package, never pynamodb.
 """
 
-from .commit import Change, commit, put_rejected_shipment
+from .commit import Change, commit, put_rejected_shipment, put_shipment_conflict
 from .items import bind
 from .queries import (
     JobPartition,
@@ -38,6 +38,7 @@ __all__ = [
     "pending_due",
     "put_rejected_shipment",
     "put_settings",
+    "put_shipment_conflict",
     "read_for_change",
     "read_job_and_record",
     "read_job_partition",

@@ -7,8 +7,9 @@ and the service re-reads and tries again (docs/rules.md, R4, R6, R9, R13).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from ..books import Issued, Posting
@@ -33,12 +34,13 @@ from .items import (
     job_key,
     record_item,
     record_key,
+    shipment_conflict_key,
     shipment_guard_key,
     stored,
 )
 
 # Cancellation reasons that mean "another writer changed something first": re-read and retry.
-_RACES = ("TransactionCanceledException", "TransactionConflictException")
+_RACE_REASONS = (None, "None", "ConditionalCheckFailed", "TransactionConflict")
 _STILL_PENDING = RecordItem.status == RecordStatus.PENDING.value
 
 
@@ -101,16 +103,29 @@ def commit(change: Change) -> None:
                 labels += _record_shipment(tx, change.shipment, job.kind, job.id)
     except TransactWriteError as e:
         job.version = expected
-        reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
-        failed = [label for label, code in zip(labels, reasons, strict=False) if code == "ConditionalCheckFailed"]
+        failed, reasons = _cancelled(e, labels)
         if change.new_job and "job" in failed:
             raise AlreadyExists(f"{job.kind} {job.id} already exists") from None
         for label in failed:
             if label.startswith("new:"):
                 raise RecordExists(label[4:]) from None
-        if e.cause_response_code in _RACES:
+        # A race: a condition on what was read failed (the job's version, the counter, a record still
+        # pending), or another transaction was writing an item. Any other reason (ValidationError,
+        # a size limit) is not cured by re-reading: it escapes, visibly, instead of 25 retries.
+        raced = all(code in _RACE_REASONS for code in reasons)
+        if e.cause_response_code == "TransactionConflictException" or (
+            e.cause_response_code == "TransactionCanceledException" and raced
+        ):
             raise Conflict(f"{job.kind} {job.id} changed concurrently: {reasons}") from None
         raise
+
+
+def _cancelled(e: TransactWriteError, labels: list[str]) -> tuple[list[str], list[str | None]]:
+    """Of a cancelled transaction: the labels of the operations whose condition failed, read per item
+    from ``cancellation_reasons`` (one per operation, in order), and every reason code."""
+    reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
+    failed = [label for label, code in zip(labels, reasons, strict=False) if code == "ConditionalCheckFailed"]
+    return failed, reasons
 
 
 def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None) -> list[str]:
@@ -162,14 +177,35 @@ def _record_shipment(tx: TransactWrite, shipment: ShipmentDoc, kind: str | None,
 def put_rejected_shipment(shipment: ShipmentDoc, order_kind: str | None) -> bool:
     """Record a rejected shipment once (guard + copy under its order when the order exists).
 
-    Returns False if the shipment id was already recorded.
+    Returns False if the shipment id was already recorded: only a failed condition on its guard
+    means that. A concurrent writer of the same items is ``Conflict`` (re-read and retry); any other
+    cancellation (a ``ValidationError``, say) propagates, since acknowledging it would lose the message.
     """
     bind()
+    labels: list[str] = []
     try:
         with TransactWrite(connection=connection()) as tx:
-            _record_shipment(tx, shipment, order_kind, shipment["order_id"])
+            labels = _record_shipment(tx, shipment, order_kind, shipment["order_id"])
     except TransactWriteError as e:
-        if e.cause_response_code == "TransactionCanceledException":
+        failed, reasons = _cancelled(e, labels)
+        if labels and labels[0] in failed:
+            return False
+        if any(code == "TransactionConflict" for code in reasons):
+            raise Conflict(f"shipment {shipment['shipment_id']} written concurrently: {reasons}") from None
+        raise
+    return True
+
+
+def put_shipment_conflict(shipment_id: str, content_hash: str, doc: dict[str, Any]) -> bool:
+    """Record once a message that reused a recorded shipment id with other content (R8: nothing is
+    dropped silently). Returns False if that same content was recorded as a conflict already."""
+    bind()
+    try:
+        ShipmentItem(*shipment_conflict_key(shipment_id, content_hash), data=stored(doc)).save(
+            condition=ShipmentItem.pk.does_not_exist()
+        )
+    except PutError as e:
+        if e.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise
     return True

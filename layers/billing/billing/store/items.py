@@ -9,6 +9,7 @@ Keys (``pk`` / ``sk``)::
                       SHIP#<shipment_id> shipments of an order
     INVOICE#<id>      #INVOICE           copy of an immutable invoice, for GET /invoices/{id}
     SHIPMENT#<id>     #SHIPMENT          shipment guard: a shipment id is recorded once (R8)
+                      CONFLICT#<hash>    a later message with that id and other content (R8)
     COUNTER           INVOICE            the invoice number counter (R13)
     SETTINGS          #SETTINGS          settings
     LEDGER            BAL#<cur>#<acct>   running debit/credit per account and currency
@@ -80,6 +81,11 @@ def invoice_key(invoice_id: str) -> Key:
 def shipment_guard_key(shipment_id: str) -> Key:
     """The stack-wide record that a shipment id was processed (R8: once, whatever SQS redelivers)."""
     return f"SHIPMENT#{shipment_id}", "#SHIPMENT"
+
+
+def shipment_conflict_key(shipment_id: str, content_hash: str) -> Key:
+    """A message that reused a recorded shipment id with other content: once per content, beside the guard."""
+    return f"SHIPMENT#{shipment_id}", f"CONFLICT#{content_hash}"
 
 
 def balance_key(currency: str, account: str) -> Key:

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ..documents import InvoiceDoc, JournalEntryDoc, RecordDoc, ShipmentDoc
-from ..errors import BadRequest, NotFound
+from pynamodb.exceptions import PutError
+
+from ..documents import InvoiceDoc, JournalEntryDoc, RecordDoc, ShipmentDoc, actor_or_unknown
+from ..errors import BadRequest, Conflict, NotFound
 from ..model import Job, Record, Settings
 from .items import (
     BALANCE_PREFIX,
@@ -85,6 +87,13 @@ def get_shipment(shipment_id: str) -> ShipmentDoc | None:
     return cast(ShipmentDoc, plain(it.data))
 
 
+def authored(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored record or invoice with its ``created_by`` (R20); written before R20: ``unknown``."""
+    if "created_by" not in doc:
+        doc["created_by"] = actor_or_unknown(None)
+    return doc
+
+
 @dataclass
 class JobPartition:
     job: Job
@@ -102,6 +111,8 @@ def read_job_partition(kind: str, job_id: str) -> JobPartition:
     for it in Item.query(job_pk(kind, job_id), consistent_read=True):
         if isinstance(it, JobItem):
             job = job_from_item(it)
+        elif type(it) in (RecordItem, InvoiceItem):
+            out[type(it)].append(authored(plain(it.data)))
         elif type(it) in out:
             out[type(it)].append(plain(it.data))
     if job is None:
@@ -145,7 +156,7 @@ def get_invoice(invoice_id: str) -> InvoiceDoc:
         it = InvoiceItem.get(*invoice_key(invoice_id), consistent_read=True)
     except InvoiceItem.DoesNotExist:
         raise NotFound(f"invoice {invoice_id} not found") from None
-    return cast(InvoiceDoc, plain(it.data))
+    return cast(InvoiceDoc, authored(plain(it.data)))
 
 
 def _encode_token(key: dict[str, Any] | None) -> str | None:
@@ -154,25 +165,40 @@ def _encode_token(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
 
-def _decode_token(token: str | None) -> dict[str, Any] | None:
-    if not token:
+def _job_page_start(token: str | None, kind: str, status: str | None) -> dict[str, Any] | None:
+    """The key a ``next_token`` names, if it is one this query can have returned: a ``JobsByKind`` key
+    of a job of this kind (and status), exactly as DynamoDB gave it. Anything else, forged or from
+    another query, is 400, never a 500 or a silent restart at page one."""
+    if not token:  # absent, or sent empty: the first page
         return None
+    partition, prefix = jobs_key(kind, status or "")
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(key, dict):
-            raise ValueError
-        return key
-    except (ValueError, TypeError):
+        values = {name: key[name]["S"] for name in ("pk", "sk", "gsi2pk", "gsi2sk")}
+        job_id = values["gsi2sk"].split("#", 1)[1]
+        valid = (
+            set(key) == set(values)
+            and all(isinstance(v, str) and len(v) <= 1024 for v in values.values())
+            and (values["pk"], values["sk"]) == job_key(kind, job_id)
+            and values["gsi2pk"] == partition
+            and values["gsi2sk"].startswith(prefix)
+            and job_id != ""
+        )
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        valid = False
+    if not valid:
         raise BadRequest(
-            "next_token is not a token this service returned", [{"field": "next_token", "message": "invalid token"}]
-        ) from None
+            "next_token is not a token this query returned", [{"field": "next_token", "message": "invalid token"}]
+        )
+    return dict(key)
 
 
 def list_jobs(kind: str, status: str | None, limit: int, next_token: str | None) -> tuple[list[Job], str | None]:
     bind()
+    start = _job_page_start(next_token, kind, status)
     partition, prefix = jobs_key(kind, status or "")
     cond = JobItem.gsi2sk.startswith(prefix) if status else None
-    result = JobItem.jobs_by_kind.query(partition, cond, limit=limit, last_evaluated_key=_decode_token(next_token))
+    result = JobItem.jobs_by_kind.query(partition, cond, limit=limit, last_evaluated_key=start)
     jobs = [job_from_item(it) for it in result]
     return jobs, _encode_token(result.last_evaluated_key)
 
@@ -192,9 +218,22 @@ def get_settings() -> Settings:
         return Settings()
 
 
-def put_settings(settings: Settings) -> None:
+def put_settings(settings: Settings, expected_version: int | None = None) -> None:
+    """Write the settings; with ``expected_version`` only if the stored version is still that one
+    (0: none stored yet, or stored before versions existed), else ``Conflict`` (R20).
+    ``None``: unconditionally (seeding a fresh table)."""
     bind()
-    SettingsItem(*SETTINGS_KEY, data=stored(settings.to_api())).save()
+    condition = None
+    if expected_version == 0:
+        condition = SettingsItem.data["version"].does_not_exist() | (SettingsItem.data["version"] == 0)
+    elif expected_version is not None:
+        condition = SettingsItem.data["version"] == expected_version
+    try:
+        SettingsItem(*SETTINGS_KEY, data=stored(settings.to_api())).save(condition=condition)
+    except PutError as e:
+        if e.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict(f"the settings changed since version {expected_version} was read") from None
+        raise
 
 
 def trial_balance() -> list[BalanceItem]:

@@ -1,0 +1,215 @@
+"""R19: nothing a client sends can break the books. Each repro of the hardening issue gets its 4xx and
+changes nothing; the largest job the limits allow (docs/limits.md) is billed and finalized; the
+trial balance stays readable whatever was sent."""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from billing import limits as L
+from local.fixtures import order_body
+from tests.conftest import table_snapshot
+
+DEEP = '{"amount": "1.00", "x": ' + "[" * 1000 + "]" * 1000 + "}"
+WIDE = "\U0001d11e"  # 4 bytes in UTF-8: the longest texts are the largest items
+
+
+@pytest.fixture
+def order(client):
+    assert client.post("/orders", order_body()).status == 201
+    return "/orders/SO-1001"
+
+
+def refused(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert (response.status, response.json()["error"]["code"]) == (status, code), response.body
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_json_nested_deeper_than_any_request_needs_is_400_on_every_body(client, order):
+    before = table_snapshot()
+    for method, path in [
+        ("POST", "/orders"),
+        ("POST", f"{order}/progress-billings"),
+        ("POST", f"{order}/final-invoice"),
+        ("PUT", "/settings"),
+    ]:
+        body = refused(client.request(method, path, raw=DEEP), 400, "BAD_REQUEST")
+        assert body["error"]["details"][0]["limit"] == L.JSON_DEPTH_MAX
+    assert table_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", "/orders/" + "J" * 2100, "job_id"),
+        ("GET", "/invoices/" + "I" * 2100, "invoice_id"),
+        ("POST", "/orders/" + "J" * 2100 + "/progress-billings", "job_id"),
+        ("POST", "/projects/" + "J" * 2100 + "/final-invoice", "job_id"),
+        ("DELETE", "/orders/SO-1001/progress-billings/" + "R" * 1100, "record_id"),
+        ("GET", "/orders/SO%201001", "job_id"),
+    ],
+)
+def test_path_ids_are_checked_like_body_ids(client, order, method, path, field):
+    before = table_snapshot()
+    body = {"amount": "1.00"} if path.endswith("progress-billings") else None
+    details = refused(client.request(method, path, body), 422, "VALIDATION_ERROR")["error"]["details"]
+    assert [d["field"] for d in details] == [field]
+    assert table_snapshot() == before
+
+
+def _token(key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def test_a_next_token_is_only_one_the_same_query_returned(client):
+    for j in range(3):
+        assert client.post("/orders", order_body(f"SO-{j}")).status == 201
+        assert client.post("/projects", order_body(f"P-{j}")).status == 201
+    page = client.get("/orders", query="limit=2").json()
+    assert [
+        j["id"] for j in client.get("/orders", query=f"limit=2&next_token={page['next_token']}").json()["items"]
+    ] == ["SO-2"]
+    projects_token = client.get("/projects", query="limit=1").json()["next_token"]
+    real = json.loads(base64.urlsafe_b64decode(page["next_token"]))
+    forged = [
+        "eyJhIjogMX0=",  # {"a": 1}
+        "e30=",  # {}: would silently restart at page one
+        "not base64!",
+        _token([1, 2]),
+        projects_token,  # another query's token
+        _token({**real, "gsi2pk": {"S": "JOBS#project"}}),
+        _token({**real, "pk": {"S": "JOB#order#SO-X"}}),  # does not match its own index key
+        _token({**real, "extra": {"S": "x"}}),
+        _token({k: {"N": "1"} for k in real}),
+    ]
+    for token in forged:
+        refused(client.get("/orders", query=f"next_token={token}"), 400, "BAD_REQUEST")
+    open_token = client.get("/orders", query="status=open&limit=1").json()["next_token"]
+    assert client.get("/orders", query=f"status=open&next_token={open_token}").status == 200
+    refused(client.get("/orders", query=f"status=finalized&next_token={open_token}"), 400, "BAD_REQUEST")
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ({"quantity": "99999999999", "unit_price": "999999999999999"}, "lines[0].quantity"),
+        ({"quantity": "1", "unit_price": "1000000000000"}, "lines[0].unit_price"),
+        ({"quantity": "999999999", "unit_price": "999999999999"}, "lines[0]"),  # each fits, the product does not
+        ({"quantity": "2", "unit_price": "500000000000"}, "lines[0]"),  # exactly the limit: not below it
+    ],
+)
+def test_magnitudes_beyond_the_limits_are_422_and_the_trial_balance_stays_readable(client, line, field):
+    body = {"id": "BIG", "customer_id": "C", "customer_name": "n",
+            "lines": [{"line_id": "1", "item_code": "W", **line}]}  # fmt: skip
+    details = refused(client.post("/orders", body), 422, "VALIDATION_ERROR")["error"]["details"]
+    assert details[0]["field"] == field
+    assert client.get("/orders/BIG").status == 404
+    assert client.get("/ledger/trial-balance").status == 200
+
+
+def test_the_job_total_and_a_record_amount_are_bounded(client):
+    lines = [{"line_id": str(i), "item_code": "W", "quantity": "1", "unit_price": "400000000000"} for i in range(3)]
+    details = refused(client.post("/orders", order_body("BIG", lines=lines)), 422, "VALIDATION_ERROR")
+    assert details["error"]["details"][0]["field"] == "lines"
+    assert client.post("/orders", order_body()).status == 201
+    refused(client.post("/orders/SO-1001/progress-billings", {"amount": "1000000000000"}), 422, "VALIDATION_ERROR")
+    largest = [{"line_id": "1", "item_code": "W", "quantity": "1", "unit_price": "999999999999.99"}]
+    assert client.post("/orders", order_body("MAX", lines=largest)).status == 201
+    assert client.post("/orders/MAX/progress-billings", {"percent": "33.3333"}).status == 201
+    assert client.post("/orders/MAX/final-invoice").status == 201
+    tb = client.get("/ledger/trial-balance").json()
+    assert all(t["balanced"] for t in tb["totals"])
+    assert {a["account"]: a["balance"] for a in tb["accounts"]}["4000"] == "-999999999999.99"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data; boundary=x",
+     "application/json; charset=latin-1"],
+)  # fmt: skip
+def test_a_body_that_is_not_json_is_415_and_changes_nothing(client, order, content_type):
+    before = table_snapshot()
+    for method, path, body in [
+        ("POST", "/orders", order_body("SO-2")),
+        ("POST", f"{order}/progress-billings", {"amount": "1.00"}),
+        ("PUT", "/settings", {"auto_invoice_on_shipment": True}),
+    ]:
+        r = client.request(method, path, raw=json.dumps(body), headers={"Content-Type": content_type})
+        refused(r, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert table_snapshot() == before
+    ok = client.request("POST", f"{order}/progress-billings", raw='{"amount": "1.00"}',
+                        headers={"Content-Type": "application/json; charset=utf-8"})  # fmt: skip
+    assert ok.status == 201
+
+
+def test_a_replay_says_so(client, order):
+    headers = {"Idempotency-Key": "replay-1"}
+    first = client.post(f"{order}/progress-billings", {"amount": "1.00"}, headers=headers)
+    again = client.post(f"{order}/progress-billings", {"amount": "1.00"}, headers=headers)
+    assert (first.headers["idempotent-replay"], again.headers["idempotent-replay"]) == ("false", "true")
+    assert again.json() == first.json()
+
+
+def _at_the_limits_but_one(job_id: str, texts: dict[str, str]) -> None:
+    """The job as ~250 requests would leave it, written in one transaction of the store itself: all but
+    one of the deposit invoices a job may have, and all but one of its pending records (with the
+    longest texts), so that the last of each goes through the API below."""
+    from billing import store
+    from billing.documents import Kind
+    from billing.model import DepositRef, Record
+
+    job = store.get_job(Kind.ORDER, job_id)
+    job.deposits = [
+        DepositRef(f"INV-9{i:05d}", Decimal("100.00"), "2026-12-01", f"PB-SEEDED-{i:03d}")
+        for i in range(L.DEPOSITS_PER_JOB - 1)
+    ]
+    records = [
+        Record.from_api({"record_id": f"PB-SEEDED-P{i:02d}", "kind": "order", "job_id": job_id, "currency": "USD",
+                         "invoice_date": "2027-01-01", "amount": "1.00", "status": "pending", "schedule": True,
+                         **texts})
+        for i in range(L.PENDING_PER_JOB - 1)
+    ]  # fmt: skip
+    job.pending = {r.record_id: r.amount for r in records}
+    store.commit(store.Change(job, records=records, new_record_ids={r.record_id for r in records}))
+
+
+def test_the_largest_job_the_limits_allow_is_billed_and_finalized(client):
+    """200 lines of the longest texts, 200 deposit invoices, 50 pending records of the longest texts:
+    the job item, the last deposit's transaction and the final invoice's (the job, the invoice twice,
+    its entry, the balances and 50 cancelled records) still fit DynamoDB's limits (moto and DynamoDB
+    Local enforce them as DynamoDB does), and the limits refuse one more of each."""
+    lines = [
+        {"line_id": f"L{i:03d}", "item_code": WIDE * L.ITEM_CODE_MAX, "description": WIDE * L.LINE_DESCRIPTION_MAX,
+         "quantity": "1", "unit_price": "1000.00"}
+        for i in range(L.LINES_PER_JOB)
+    ]  # fmt: skip
+    job = {**order_body("LARGEST", lines=lines), "customer_name": WIDE * L.CUSTOMER_NAME_MAX}
+    assert client.post("/orders", job).status == 201
+    texts = {"title": WIDE * L.TEXT_MAX, "item_description": WIDE * L.TEXT_MAX, "description": WIDE * L.LONG_TEXT_MAX}
+    _at_the_limits_but_one("LARGEST", texts)
+    path = "/orders/LARGEST"
+    assert client.post(f"{path}/progress-billings", {**texts, "amount": "100.00"}).status == 201
+    one_more = refused(client.post(f"{path}/progress-billings", {"amount": "100.00"}), 422, "VALIDATION_ERROR")
+    assert one_more["error"]["details"][0]["limit"] == L.DEPOSITS_PER_JOB
+    scheduled = {**texts, "amount": "1.00", "schedule": True, "invoice_date": "2027-01-01"}
+    assert client.post(f"{path}/progress-billings", scheduled).status == 201
+    refused(client.post(f"{path}/progress-billings", scheduled), 422, "VALIDATION_ERROR")
+    job_now = client.get(path).json()["billing"]
+    assert (job_now["deposit_invoice_count"], job_now["pending_scheduled"]) == (L.DEPOSITS_PER_JOB, "50.00")
+    final = client.post(f"{path}/final-invoice", {"title": WIDE * L.TEXT_MAX, "description": WIDE * L.LONG_TEXT_MAX})
+    assert final.status == 201, final.body
+    invoice = final.json()["invoice"]
+    assert len(invoice["lines"]) == L.LINES_PER_JOB + L.DEPOSITS_PER_JOB
+    assert len(invoice["cancelled_record_ids"]) == L.PENDING_PER_JOB
+    assert invoice["total"] == f"{L.LINES_PER_JOB * 1000 - L.DEPOSITS_PER_JOB * 100}.00"
+    assert client.get(path).json()["status"] == "finalized"
+    assert client.get(f"/invoices/{invoice['invoice_id']}").json() == invoice
+    records = client.get(f"{path}/progress-billings").json()["items"]
+    assert sum(r["status"] == "cancelled" for r in records) == L.PENDING_PER_JOB
+    assert all(t["balanced"] for t in client.get("/ledger/trial-balance").json()["totals"])
