@@ -70,7 +70,7 @@ browser:
 
 # Coverage of the layer, measured in pass 1; COVERAGE_FLOOR is set from the figure when it was
 # introduced (see docs/development.md): raise it with the figure, never lower it to pass.
-COVERAGE_FLOOR ?= 96
+COVERAGE_FLOOR ?= 97
 test-moto: $(STAMP)
 	@echo "== test pass 1 of 2: every test, DynamoDB and the rest on moto"
 	$(BIN)/pytest -q $(PYTEST_PAR) --cov=billing --cov-report=term-missing:skip-covered \

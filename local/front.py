@@ -107,10 +107,10 @@ def dispatch(stack: Stack, method: str, path: str, query: str, headers: dict[str
     found = cfn.find_route(method, path)
     claims = local_claims(headers)
     if found is None:
-        result = invoke(method, path, query, headers, body, claims)  # the gateway's 404
+        result = invoke(method, path, query, headers, body, claims, json_by_default=False)  # the gateway's 404
     else:
         with stack.functions.locks[found[0].function]:
-            result = invoke(method, path, query, headers, body, claims)
+            result = invoke(method, path, query, headers, body, claims, json_by_default=False)
     extra = {k: v for k, v in result.headers.items() if k != "content-type"}
     return Reply(
         result.status, result.body.encode(), result.headers.get("content-type", JSON_TYPE), extra, result.function

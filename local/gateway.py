@@ -25,10 +25,15 @@ def http_event(
     headers: dict[str, str] | None = None,
     body: str | None = None,
     claims: dict[str, Any] | None = None,
+    *,
+    json_by_default: bool = True,
 ) -> dict[str, Any]:
+    """The event API Gateway sends for one request. ``json_by_default``: a body without a Content-Type
+    is labelled ``application/json`` (tests and sample events, which always mean JSON); the local front
+    passes the client's headers as they came, as API Gateway does (no Content-Type: 415)."""
     now = time.time()
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
-    if body is not None:
+    if body is not None and json_by_default:
         hdrs.setdefault("content-type", "application/json")
     query_params: dict[str, str] = {}
     for k, v in parse_qsl(query, keep_blank_values=True):
@@ -91,13 +96,16 @@ def invoke(
     headers: dict[str, str] | None = None,
     body: str | None = None,
     claims: dict[str, Any] | None = None,
+    *,
+    json_by_default: bool = True,
 ) -> HttpResult:
     """Route one request as API Gateway would and run the function in this process."""
     found = cfn.find_route(method, path)
     if found is None:
         return HttpResult(404, {"content-type": "application/json"}, NOT_FOUND, None)
     route, params = found
-    event = http_event(method, path, route.route_key, params, query, headers, body, claims)
+    event = http_event(method, path, route.route_key, params, query, headers, body, claims,
+                       json_by_default=json_by_default)  # fmt: skip
     module = cfn.load_handler_module(route.code_uri)
     response = module.lambda_handler(event, lambda_context(route.function))
     resp_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}

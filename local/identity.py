@@ -49,6 +49,6 @@ def local_claims(headers: dict[str, str]) -> dict[str, str] | None:
         dict(LOCAL_ADMIN) if not user else {"sub": user, "cognito:username": user, "cognito:groups": LOCAL_USER_GROUPS}
     )
     if "x-local-groups" in headers:
-        groups = [g for g in re.split(r"[\s,]+", headers["x-local-groups"].strip().strip("[]")) if g]
+        groups = [g for g in re.split(r"\s+", headers["x-local-groups"].strip().strip("[]")) if g]
         claims["cognito:groups"] = "[" + " ".join(groups) + "]"
     return claims

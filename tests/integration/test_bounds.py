@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,14 @@ from local.fixtures import order_body
 from tests.conftest import table_snapshot
 
 DEEP = '{"amount": "1.00", "x": ' + "[" * 1000 + "]" * 1000 + "}"
-WIDE = "\U0001d11e"  # 4 bytes in UTF-8: the longest texts are the largest items
+
+
+def wide(n: int, seed: int = 0) -> str:
+    """``n`` characters of 4 bytes each in UTF-8 (12 as JSON escapes), drawn at random so that they
+    do not compress: the largest texts a client can send, for the item, the transaction and the
+    idempotency record that keeps the response."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0x10000, 0x10FFFF)) for _ in range(n))
 
 
 @pytest.fixture
@@ -148,6 +156,39 @@ def test_a_body_that_is_not_json_is_415_and_changes_nothing(client, order, conte
     assert ok.status == 201
 
 
+@pytest.mark.parametrize(
+    "content_type", ["APPLICATION/JSON", "application/vnd.api+json", "Application/Json; Charset=UTF-8"]
+)
+def test_json_under_any_spelling_of_its_media_type_is_read(client, order, content_type):
+    r = client.request("POST", f"{order}/progress-billings", raw='{"amount": "1.00"}',
+                       headers={"Content-Type": content_type})  # fmt: skip
+    assert r.status == 201, r.body
+
+
+def test_a_body_without_a_content_type_is_415_as_api_gateway_hands_it_over(client, order):
+    from local.fixtures import ADMIN
+    from local.gateway import invoke
+
+    r = invoke("POST", f"{order}/progress-billings", body='{"amount": "1.00"}', claims=ADMIN, json_by_default=False)
+    assert (r.status, r.json()["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit"),
+    [
+        ('{"amount": "1.00", "title": ' + "9" * 5000 + "}", L.JSON_NUMBER_MAX),  # Python refuses to parse it
+        ('{"amount": "1.00", "title": "' + "x" * (L.BODY_CHARS_MAX + 1) + '"}', L.BODY_CHARS_MAX),
+        ("[" * 7 + '"' + '\\"' * 100_000, L.JSON_DEPTH_MAX),  # an unclosed string of escaped quotes
+    ],
+    ids=["a 5,000-digit number", "more than 1 MiB", "deep, with an unclosed string"],
+)
+def test_a_body_too_much_to_parse_is_400_naming_the_limit(client, order, raw, limit):
+    before = table_snapshot()
+    body = refused(client.request("POST", f"{order}/progress-billings", raw=raw), 400, "BAD_REQUEST")
+    assert body["error"]["details"][0]["limit"] == limit
+    assert table_snapshot() == before
+
+
 def test_a_replay_says_so(client, order):
     headers = {"Idempotency-Key": "replay-1"}
     first = client.post(f"{order}/progress-billings", {"amount": "1.00"}, headers=headers)
@@ -185,16 +226,20 @@ def test_the_largest_job_the_limits_allow_is_billed_and_finalized(client):
     its entry, the balances and 50 cancelled records) still fit DynamoDB's limits (moto and DynamoDB
     Local enforce them as DynamoDB does), and the limits refuse one more of each."""
     lines = [
-        {"line_id": f"L{i:03d}", "item_code": WIDE * L.ITEM_CODE_MAX, "description": WIDE * L.LINE_DESCRIPTION_MAX,
+        {"line_id": f"L{i:03d}", "item_code": wide(L.ITEM_CODE_MAX, i), "description": wide(L.LINE_DESCRIPTION_MAX, -i),
          "quantity": "1", "unit_price": "1000.00"}
         for i in range(L.LINES_PER_JOB)
     ]  # fmt: skip
-    job = {**order_body("LARGEST", lines=lines), "customer_name": WIDE * L.CUSTOMER_NAME_MAX}
-    assert client.post("/orders", job).status == 201
-    texts = {"title": WIDE * L.TEXT_MAX, "item_description": WIDE * L.TEXT_MAX, "description": WIDE * L.LONG_TEXT_MAX}
+    job = {**order_body("LARGEST", lines=lines), "customer_name": wide(L.CUSTOMER_NAME_MAX)}
+    # every request keyed, as the portal sends them: the idempotency record keeps each response
+    registered = client.post("/orders", job, headers={"Idempotency-Key": "largest-1"})
+    assert registered.status == 201, registered.body
+    texts = {"title": wide(L.TEXT_MAX, 1), "item_description": wide(L.TEXT_MAX, 2),
+             "description": wide(L.LONG_TEXT_MAX, 3)}  # fmt: skip
     _at_the_limits_but_one("LARGEST", texts)
     path = "/orders/LARGEST"
-    assert client.post(f"{path}/progress-billings", {**texts, "amount": "100.00"}).status == 201
+    last = client.post(f"{path}/progress-billings", {**texts, "amount": "100.00"}, headers={"Idempotency-Key": "l-2"})
+    assert last.status == 201, last.body
     one_more = refused(client.post(f"{path}/progress-billings", {"amount": "100.00"}), 422, "VALIDATION_ERROR")
     assert one_more["error"]["details"][0]["limit"] == L.DEPOSITS_PER_JOB
     scheduled = {**texts, "amount": "1.00", "schedule": True, "invoice_date": "2027-01-01"}
@@ -202,8 +247,11 @@ def test_the_largest_job_the_limits_allow_is_billed_and_finalized(client):
     refused(client.post(f"{path}/progress-billings", scheduled), 422, "VALIDATION_ERROR")
     job_now = client.get(path).json()["billing"]
     assert (job_now["deposit_invoice_count"], job_now["pending_scheduled"]) == (L.DEPOSITS_PER_JOB, "50.00")
-    final = client.post(f"{path}/final-invoice", {"title": WIDE * L.TEXT_MAX, "description": WIDE * L.LONG_TEXT_MAX})
+    heading = {"title": wide(L.TEXT_MAX, 4), "description": wide(L.LONG_TEXT_MAX, 5)}
+    final = client.post(f"{path}/final-invoice", heading, headers={"Idempotency-Key": "largest-3"})
     assert final.status == 201, final.body
+    replay = client.post(f"{path}/final-invoice", heading, headers={"Idempotency-Key": "largest-3"})
+    assert (replay.status, replay.headers["idempotent-replay"], replay.json()) == (201, "true", final.json())
     invoice = final.json()["invoice"]
     assert len(invoice["lines"]) == L.LINES_PER_JOB + L.DEPOSITS_PER_JOB
     assert len(invoice["cancelled_record_ids"]) == L.PENDING_PER_JOB

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from billing import limits as L
-from billing.http.resolver import nests_deeper_than
+from billing.http.resolver import body_problem
 from billing.inputs import JobIn, LineIn, RecordIn
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "limits.md"
@@ -42,6 +42,8 @@ def number(n: object) -> str:
         ("unit price", f"below {number(int(L.MAX_UNIT_PRICE))}"),
         ("percent", "at most 100"),
         ("JSON nesting", f"{L.JSON_DEPTH_MAX} levels"),
+        ("a JSON number", f"at most {L.JSON_NUMBER_MAX} characters"),
+        ("body size", f"at most {number(L.BODY_CHARS_MAX)} characters"),
     ],
 )
 def test_the_limits_page_states_each_limit_the_code_enforces(row, says):
@@ -81,7 +83,8 @@ def test_the_request_models_carry_the_limits():
         ('{"a": "[[[[[[[[[[[[", "b": "\\"[[[[[[[["}', False),  # brackets in strings do not count
         ('{"amount": "1.00", "x": ' + "[" * 1000 + "]" * 1000 + "}", True),
         ("[" * 100_000, True),  # unbalanced, and far past any recursion limit: measured, not parsed
+        ('["' + '\\"' * 200_000, False),  # an unclosed string of escaped quotes: one token, not one per quote
     ],
 )
 def test_nesting_is_measured_linearly_strings_excluded(text, deeper):
-    assert nests_deeper_than(text, L.JSON_DEPTH_MAX) is deeper
+    assert (body_problem(text) is not None) is deeper

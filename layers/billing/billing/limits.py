@@ -1,7 +1,7 @@
 """R19: every input is bounded, so that every write fits DynamoDB's limits (400 KB per item, 100
 items and 4 MB per transaction, 2 KB partition keys) and every amount and sum stays exact. The
-table of docs/limits.md is these numbers; ``tests/unit/test_limits.py`` checks that the two agree and
-that the largest job they allow is billed, finalized and still fits.
+table of docs/limits.md is these numbers: ``tests/unit/test_limits.py`` checks that the two agree, and
+``tests/integration/test_bounds.py`` that the largest job they allow is billed, finalized and still fits.
 
 Why these sizes: a job item holds its lines (each at most ~1.4 KB: a 64-character code and a
 200-character description of up to 4 bytes per character), its deposits (~130 B each) and its pending
@@ -37,3 +37,5 @@ MAX_QUANTITY = Decimal(10) ** 9
 MAX_UNIT_PRICE = Decimal(10) ** 12
 
 JSON_DEPTH_MAX = 5  # the contract's bodies nest 3 deep ({"lines": [{...}]})
+JSON_NUMBER_MAX = 40  # characters of a JSON number (the contract's numbers: limit, version)
+BODY_CHARS_MAX = 1_048_576  # the largest job registration, every character escaped, is ~700,000

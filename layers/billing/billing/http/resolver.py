@@ -12,12 +12,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from ..config import ConfigurationError
 from ..documents import ErrorBody
 from ..errors import BadRequest, BillingError, Conflict, NotFound, Unauthorized, UnsupportedMediaType
-from ..limits import JSON_DEPTH_MAX
+from ..limits import BODY_CHARS_MAX, JSON_DEPTH_MAX, JSON_NUMBER_MAX
 from ..observability import logger
 from .identity import authorize, claims_of
 
@@ -70,6 +73,10 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[str]:
         return _validation_error(exc)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(exc: RequestUnsupportedContentType) -> Response[str]:  # ``handle`` refuses these first
+        return error_response(UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)"))
 
     @app.exception_handler(Conflict)
     def _busy(exc: Conflict) -> Response[str]:
@@ -128,14 +135,17 @@ def refusal(event: dict[str, Any]) -> BillingError | None:
 
 
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+# One token per match, without backtracking: a string (an unclosed one runs to the end), a bracket, or
+# a run of number characters.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]|[-+.0-9eE]+')
 
 
 def _body_refusal(event: dict[str, Any]) -> BillingError | None:
     body = event.get("body")
     if not body:
         return None
-    media, _, params = str((event.get("headers") or {}).get("content-type", "")).partition(";")
+    headers = event.get("headers") or {}
+    media, _, params = str(headers.get("content-type", "")).partition(";")
     charset = re.search(r"charset\s*=\s*\"?([\w-]+)", params, re.IGNORECASE)
     if (
         event.get("isBase64Encoded")
@@ -146,25 +156,34 @@ def _body_refusal(event: dict[str, Any]) -> BillingError | None:
             "the request body must be JSON sent as Content-Type: application/json",
             [{"field": "Content-Type", "message": "must be application/json"}],
         )
-    if nests_deeper_than(str(body), JSON_DEPTH_MAX):
-        return BadRequest(
-            f"the request body nests JSON deeper than {JSON_DEPTH_MAX} levels, more than any request needs",
-            [{"field": "body", "message": f"at most {JSON_DEPTH_MAX} levels of nesting", "limit": JSON_DEPTH_MAX}],
-        )
+    # Powertools reads a body only under exactly "application/json": say it so (APPLICATION/JSON,
+    # application/vnd.api+json and a charset are the same JSON).
+    headers["content-type"] = "application/json"
+    problem = body_problem(str(body))
+    if problem is not None:
+        message, limit = problem
+        return BadRequest(f"the request body has {message}", [{"field": "body", "message": message, "limit": limit}])
     return None
 
 
-def nests_deeper_than(text: str, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` deep in ``text`` (brackets inside strings do
-    not count): linear and without recursion, so a body nested thousands deep is measured, not parsed."""
-    if text.count("[") + text.count("{") <= limit:
-        return False
+def body_problem(text: str) -> tuple[str, int] | None:
+    """What makes a JSON body too much to parse, if anything: more characters than any request needs,
+    nesting deeper than any request needs (parsing is recursive), or a number longer than any request
+    needs (Python refuses integers over 4,300 digits with a plain ValueError). Found in one linear pass
+    before anything parses it; returns the problem and its limit."""
+    if len(text) > BODY_CHARS_MAX:
+        return f"more than {BODY_CHARS_MAX:,} characters", BODY_CHARS_MAX
     depth = 0
-    for char in _STRINGS.sub("", text):
-        if char in "[{":
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        if token in ("[", "{"):
             depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
+            if depth > JSON_DEPTH_MAX:
+                return f"more than {JSON_DEPTH_MAX} levels of nesting", JSON_DEPTH_MAX
+        elif token in ("]", "}"):
             depth -= 1
-    return False
+        elif len(token) > JSON_NUMBER_MAX:
+            return f"a number longer than {JSON_NUMBER_MAX} characters", JSON_NUMBER_MAX
+    return None
