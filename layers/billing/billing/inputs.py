@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from . import limits as L
 from .dates import is_date
@@ -36,6 +36,16 @@ AccountCode = Annotated[str, Field(min_length=1, max_length=L.ACCOUNT_CODE_MAX, 
 AccountName = Annotated[str, Field(min_length=1, max_length=L.ACCOUNT_NAME_MAX)]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+
+def _strict(example: dict[str, JsonValue], **schema: JsonValue) -> ConfigDict:
+    """The request models' configuration, with an example the OpenAPI document shows (Swagger UI,
+    generated clients, and the fuzzer's example phase, which so reaches the write paths)."""
+    return ConfigDict(
+        extra="forbid", strict=True, defer_build=True, json_schema_extra={"examples": [example], **schema}
+    )
+
+
 __all__ = ["Date", "FinalIn", "Id", "JobIn", "LineIn", "Quantity", "RecordIn", "SettingsIn"]
 AMOUNT_DECIMALS_MAX = 12  # before the job's currency is known; its minor unit is checked in ``service``
 
@@ -95,7 +105,9 @@ class LineIn(BaseModel):
 class JobIn(BaseModel):
     """Register an order or a project."""
 
-    model_config = _STRICT
+    model_config = _strict({"id": "SO-1001", "customer_id": "C-7", "customer_name": "Acme", "currency": "USD",
+                            "lines": [{"line_id": "1", "item_code": "WIDGET", "description": "Widget",
+                                       "quantity": "10", "unit_price": "100.00"}]})  # fmt: skip
     id: Id
     customer_id: Id
     customer_name: Annotated[str, Field(min_length=1, max_length=L.CUSTOMER_NAME_MAX)]
@@ -130,11 +142,9 @@ class _Heading(BaseModel):
 class RecordIn(_Heading):
     """A progress billing record: exactly one of ``amount`` or ``percent`` (R1)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        defer_build=True,
-        json_schema_extra={"oneOf": [{"required": ["amount"]}, {"required": ["percent"]}]},
+    model_config = _strict(
+        {"invoice_date": "2026-12-01", "title": "Milestone 1", "item_description": "Design", "percent": "25"},
+        oneOf=[{"required": ["amount"]}, {"required": ["percent"]}],
     )
 
     item_description: Text = ""
@@ -151,6 +161,8 @@ class RecordIn(_Heading):
 
 class FinalIn(_Heading):
     """The final invoice (R7): the body is optional."""
+
+    model_config = _strict({"invoice_date": "2026-12-31", "title": "Final invoice"})
 
 
 class AccountsIn(BaseModel):
@@ -183,7 +195,7 @@ class SettingsIn(BaseModel):
     ``CONFLICT``), so that two admins cannot silently overwrite each other.
     """
 
-    model_config = _STRICT
+    model_config = _strict({"auto_invoice_on_shipment": True, "accounts": {"customer_deposits": "2400"}})
     auto_invoice_on_shipment: bool | None = None
     accounts: AccountsIn | None = None
     account_names: AccountNamesIn | None = None

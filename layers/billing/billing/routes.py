@@ -46,7 +46,7 @@ api = Router()
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Path ids as body ids are (R19): 1-64 letters, digits, - _ . (422 naming the parameter otherwise).
-PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN, examples=["SO-1001"])]
 
 _ERRORS = {
     400: "Malformed JSON, query or pagination token (BAD_REQUEST)",
