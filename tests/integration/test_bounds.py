@@ -206,10 +206,12 @@ def _at_the_limits_but_one(job_id: str, texts: dict[str, str]) -> None:
     from billing.model import DepositRef, Record
 
     job = store.get_job(Kind.ORDER, job_id)
+    held = "A" * L.ACCOUNT_CODE_MAX  # the longest account code, with the longest name (R7 keeps both)
     job.deposits = [
-        DepositRef(f"INV-9{i:05d}", Decimal("100.00"), "2026-12-01", f"PB-SEEDED-{i:03d}")
+        DepositRef(f"INV-9{i:05d}", Decimal("100.00"), "2026-12-01", f"PB-SEEDED-{i:03d}", held)
         for i in range(L.DEPOSITS_PER_JOB - 1)
     ]
+    job.deposit_accounts[held] = wide(L.ACCOUNT_NAME_MAX, 6)
     records = [
         Record.from_api({"record_id": f"PB-SEEDED-P{i:02d}", "kind": "order", "job_id": job_id, "currency": "USD",
                          "invoice_date": "2027-01-01", "amount": "1.00", "status": "pending", "schedule": True,

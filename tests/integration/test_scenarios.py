@@ -152,3 +152,20 @@ def test_three_thirds_leave_a_final_of_one_cent(client):
     final = client.post("/orders/SO-1001/final-invoice").json()["invoice"]
     assert final["total"] == "0.01"
     assert len([ln for ln in final["lines"] if ln["code"] == "DEPOSIT"]) == 3
+
+
+@pytest.mark.parametrize("segment", ["orders", "projects"])
+def test_a_deposit_is_reversed_on_the_account_it_was_posted_to_after_the_account_moves(client, segment):
+    """R7, as an accountant would try it: a 1,000.00 deposit on 2400, Customer Deposits moved to 2450
+    in the settings, then the final invoice: no account is left with a stray balance."""
+    job = f"/{segment}/J-MOVE"
+    assert client.post(f"/{segment}", order_body("J-MOVE")).status == 201
+    assert client.post(f"{job}/progress-billings", {"amount": "1000.00"}).status == 201
+    moved = client.put("/settings", {"accounts": {"customer_deposits": "2450"}})
+    assert moved.status == 200, moved.body
+    final = client.post(f"{job}/final-invoice").json()["invoice"]
+    entry = next(e for e in client.get(f"{job}/ledger").json()["items"] if e["invoice_id"] == final["invoice_id"])
+    assert {ln["account"]: ln["debit"] for ln in entry["lines"] if ln["debit"] != "0.00"} == {"2400": "1000.00"}
+    balances = {a["account"]: a["balance"] for a in client.get("/ledger/trial-balance").json()["accounts"]}
+    assert balances["2400"] == "0.00" and balances.get("2450", "0.00") == "0.00"
+    assert (balances["1200"], balances["4000"]) == ("1000.00", "-1000.00")

@@ -243,7 +243,8 @@ def test_deposit_updates_job_and_record() -> None:
     assert rec.invoice_id == "INV-000005"
     assert rec.failure_reason is None
     assert rec.updated_at == ISSUED_AT
-    assert job.deposits == [DepositRef("INV-000005", D("300.00"), "2026-12-01", "R-1")]
+    assert job.deposits == [DepositRef("INV-000005", D("300.00"), "2026-12-01", "R-1", DEP)]
+    assert job.deposit_accounts == {DEP: "Customer Deposits"}  # R7: where it is held, for its reversal
     assert job.deposits_billed == D("300.00")
     assert issued.invoice["record_id"] == "R-1"
     assert job.billing()["deposit_balance"] == "300.00"
@@ -715,3 +716,34 @@ def test_random_deposit_sequences_balance_and_clear_customer_deposits(seed: int)
     assert totals.get(AR, D(0)) == job.total
     assert job.status == JobStatus.FINALIZED
     assert job.billing()["remaining"] == fmt(D(0), currency)
+
+
+def test_each_deposit_is_reversed_on_the_account_it_was_posted_to():
+    """R7: Customer Deposits moves from 2400 to 2450 mid-job; the final invoice debits each deposit on
+    its own account, so neither is left with a stray balance."""
+    job = make_job()
+    before = Settings()
+    first = apply_deposit(
+        job, make_record("300.00", record_id="R-1", status=RecordStatus.PENDING), 1, before, ISSUED_AT
+    )
+    names = {"receivable": "AR", "customer_deposits": "Deposits held", "revenue": "Revenue"}
+    moved = Settings(accounts={"receivable": AR, "customer_deposits": "2450", "revenue": REV}, account_names=names)
+    second = apply_deposit(
+        job, make_record("200.00", record_id="R-2", status=RecordStatus.PENDING), 2, moved, ISSUED_AT
+    )
+    final = apply_final(job, 3, moved, "2026-12-31", "Final", "", ISSUED_AT, by=BY)
+    held: dict[str, D] = {}
+    for issued in (first, second, final):
+        assert_balanced(issued.entry)
+        for account, net in nets(issued.entry).items():
+            held[account] = held.get(account, D(0)) + net
+    assert held[DEP] == 0 and held["2450"] == 0
+    assert sides(final.entry)[DEP] == ("300.00", "0.00") and sides(final.entry)["2450"] == ("200.00", "0.00")
+    names = {ln["account"]: ln["account_name"] for ln in final.entry["lines"]}
+    assert (names[DEP], names["2450"]) == ("Customer Deposits", "Deposits held")
+
+
+def test_a_deposit_stored_before_its_account_was_kept_is_reversed_on_todays_account():
+    job = make_job(deposits=[("INV-000001", "300.00")])  # DepositRef without an account: older data
+    final = apply_final(job, 2, Settings(), "2026-12-31", "Final", "", ISSUED_AT, by=BY)
+    assert sides(final.entry)[DEP] == ("300.00", "0.00")

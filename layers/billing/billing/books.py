@@ -59,24 +59,19 @@ class Issued:
         return str(self.invoice["invoice_id"])
 
 
-def _postings(settings: Settings, currency: str, lines: Iterable[tuple[str, Decimal, Decimal]]) -> list[Posting]:
+Account = tuple[str, str]  # code, name
+
+
+def _postings(currency: str, lines: Iterable[tuple[Account, Decimal, Decimal]]) -> list[Posting]:
     """One posting per account (debits and credits of one account are netted into one side)."""
-    totals: dict[str, Decimal] = {}
-    for key, debit, credit in lines:
-        totals[key] = totals.get(key, ZERO) + debit - credit
-    out = []
-    for key, net in totals.items():
-        if net == 0:
-            continue
-        out.append(
-            Posting(
-                settings.accounts[key],
-                settings.account_names[key],
-                currency,
-                net if net > 0 else ZERO,
-                -net if net < 0 else ZERO,
-            )
-        )
+    totals: dict[Account, Decimal] = {}
+    for account, debit, credit in lines:
+        totals[account] = totals.get(account, ZERO) + debit - credit
+    out = [
+        Posting(code, name, currency, net if net > 0 else ZERO, -net if net < 0 else ZERO)
+        for (code, name), net in totals.items()
+        if net != 0
+    ]
     debit = sum((p.debit for p in out), ZERO)
     credit = sum((p.credit for p in out), ZERO)
     if debit != credit:  # R9: an unbalanced entry is a bug, never written
@@ -151,6 +146,14 @@ def _invoice(
     }
 
 
+def _held_on(job: Job, deposit: DepositRef, settings: Settings) -> Account:
+    """The account ``deposit`` is held on: the one it was posted to (deposits posted before the account
+    was kept with them are taken to be on today's Customer Deposits account)."""
+    if not deposit.account:
+        return settings.account("customer_deposits")
+    return deposit.account, job.deposit_accounts.get(deposit.account, deposit.account)
+
+
 def check_can_bill(job: Job, amount: Decimal, *, already_pending: Decimal = ZERO) -> None:
     """R6: deposits + shipments billed + pending scheduled + the new amount must not exceed the total.
 
@@ -219,11 +222,15 @@ def apply_deposit(
         by if by is not None else record.created_by,
     )
     invoice["record_id"] = record.record_id
-    postings = _postings(settings, c, [("receivable", record.amount, ZERO), ("customer_deposits", ZERO, record.amount)])
+    held = settings.account("customer_deposits")
+    postings = _postings(c, [(settings.account("receivable"), record.amount, ZERO), (held, ZERO, record.amount)])
     entry = _entry(n, record.invoice_date, invoice["invoice_id"], c, postings)
     # apply
     job.pending.pop(record.record_id, None)
-    job.deposits.append(DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id))
+    job.deposits.append(
+        DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id, held[0])
+    )
+    job.deposit_accounts[held[0]] = held[1]
     record.status, record.invoice_id, record.failure_reason = RecordStatus.INVOICED, invoice["invoice_id"], None
     record.updated_at = issued_at
     return Issued(invoice, entry, postings)
@@ -290,8 +297,10 @@ def apply_final(
         by,
     )
     invoice["cancelled_record_ids"] = sorted(job.pending)
+    # R7: each deposit reversed on the account it was posted to, whatever the settings say now
+    reversals = [(_held_on(job, d, settings), d.amount, ZERO) for d in job.deposits]
     postings = _postings(
-        settings, c, [("customer_deposits", deposits, ZERO), ("receivable", due, ZERO), ("revenue", ZERO, revenue)]
+        c, [*reversals, (settings.account("receivable"), due, ZERO), (settings.account("revenue"), ZERO, revenue)]
     )
     entry = _entry(n, invoice_date, invoice["invoice_id"], c, postings)
     # apply
@@ -388,7 +397,7 @@ def apply_shipment_invoice(
         by,
     )
     invoice["shipment_id"] = shipment_id
-    postings = _postings(settings, c, [("receivable", total, ZERO), ("revenue", ZERO, total)])
+    postings = _postings(c, [(settings.account("receivable"), total, ZERO), (settings.account("revenue"), ZERO, total)])
     entry = _entry(n, ship_date, invoice["invoice_id"], c, postings)
     job.shipments_billed += total
     return Issued(invoice, entry, postings)

@@ -4,8 +4,9 @@ table of docs/limits.md is these numbers: ``tests/unit/test_limits.py`` checks t
 ``tests/integration/test_bounds.py`` that the largest job they allow is billed, finalized and still fits.
 
 Why these sizes: a job item holds its lines (each at most ~1.4 KB: a 64-character code and a
-200-character description of up to 4 bytes per character), its deposits (~130 B each) and its pending
-records (~60 B each): 200 lines, 200 deposits and 50 pending records stay under ~320 KB. A final
+200-character description of up to 4 bytes per character), its deposits (~160 B each, with their
+account) and its pending records (~60 B each): 200 lines, 200 deposits and 50 pending records stay
+under ~330 KB. A final
 invoice lists every line and every deposit (~300 KB at most) and, with the pending records it cancels,
 stays far under a transaction's 4 MB and 100 items.
 """

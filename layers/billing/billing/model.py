@@ -87,6 +87,7 @@ class DepositRef:
     amount: Decimal
     invoice_date: str
     record_id: str
+    account: str = ""  # the Customer Deposits account it was posted to (R7); "" before it was kept
 
 
 @dataclass
@@ -109,6 +110,9 @@ class Job:
     created_at: str = ""
     version: int = 0
     deposits: list[DepositRef] = field(default_factory=list)
+    # The accounts the deposits were posted to, code -> name (one entry per account used, usually one),
+    # so the final invoice reverses each on its own account whatever the settings say now (R7).
+    deposit_accounts: dict[str, str] = field(default_factory=dict)
     pending: dict[str, Decimal] = field(default_factory=dict)  # record_id -> amount
     shipments_billed: Decimal = ZERO
     shipment_count: int = 0
@@ -185,9 +189,11 @@ class Job:
                     "amount": fmt(d.amount, c),
                     "invoice_date": d.invoice_date,
                     "record_id": d.record_id,
+                    "account": d.account,
                 }
                 for d in self.deposits
             ],
+            "deposit_accounts": dict(self.deposit_accounts),
             "pending": {k: fmt(v, c) for k, v in self.pending.items()},
             "shipments_billed": fmt(self.shipments_billed, c),
             "shipment_count": self.shipment_count,
@@ -213,9 +219,12 @@ class Job:
             created_at=s.get("created_at", ""),
             version=version,
             deposits=[
-                DepositRef(d["invoice_id"], dec(d["amount"]), d["invoice_date"], d.get("record_id", ""))
+                DepositRef(
+                    d["invoice_id"], dec(d["amount"]), d["invoice_date"], d.get("record_id", ""), d.get("account", "")
+                )
                 for d in s.get("deposits", [])
             ],
+            deposit_accounts=dict(s.get("deposit_accounts") or {}),
             pending={k: dec(v) for k, v in (s.get("pending") or {}).items()},
             shipments_billed=dec(s.get("shipments_billed", "0")),
             shipment_count=int(s.get("shipment_count", 0)),
@@ -310,6 +319,10 @@ class Settings:
     updated_at: str | None = None
     updated_by: Actor | None = None  # R20: the author of the last PUT (None before any)
     version: int = 0  # R20: 0 before any PUT, one more on each (the stored item is conditioned on it)
+
+    def account(self, key: str) -> tuple[str, str]:
+        """The code and name of the account a setting key (``receivable``...) names now."""
+        return self.accounts[key], self.account_names[key]
 
     def to_api(self) -> SettingsDoc:
         return {
