@@ -47,6 +47,11 @@ BODIES: dict[tuple[str, str], Any] = {
         "item_description": "25% deposit",
         "percent": "25",
     },
+    ("PATCH", "/{kind}/{job_id}/progress-billings/{record_id}"): {
+        "invoice_date": "2027-01-15",
+        "title": "Milestone 1, moved",
+        "percent": "30",
+    },
     ("POST", "/{kind}/{job_id}/final-invoice"): {
         "invoice_date": "2026-12-31",
         "title": "Final invoice",
@@ -58,6 +63,7 @@ BODIES: dict[tuple[str, str], Any] = {
     },
 }
 QUERIES = {("GET", "/{kind}"): "status=open&limit=20"}
+BODILESS = {"/{kind}/{job_id}/progress-billings/{record_id}/retry"}  # POSTs that take no body
 
 
 def file_name(route: cfn.Route) -> str:
@@ -76,7 +82,7 @@ def sample_event(route: cfn.Route) -> dict[str, Any]:
     }
     path = route.path.format(**params)
     body = BODIES.get((route.method, generic))
-    if route.method in {"POST", "PUT", "PATCH"} and body is None:
+    if route.method in {"POST", "PUT", "PATCH"} and body is None and generic not in BODILESS:
         raise SystemExit(f"no sample body for {route.route_key}: add one to BODIES")
     if generic == "/{kind}" and body is not None:
         body = {"id": JOB_IDS[segment], **body}

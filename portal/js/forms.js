@@ -18,7 +18,14 @@ function fieldLabel(field) {
   return FIELD_LABELS[field] || field || "Request";
 }
 
-function plainMessage(err, noun, currency) {
+// What NOT_PENDING means depends on the action refused: Cancel and Edit need a pending record, Retry a failed one.
+const NOT_PENDING = {
+  cancel: "Only a pending record can be cancelled; this one was already invoiced or closed.",
+  edit: "Only a pending record can be edited; this one was already invoiced, cancelled or failed.",
+  retry: "Only a failed record can be retried; this one is no longer failed.",
+};
+
+function plainMessage(err, noun, currency, action) {
   const detail = err.details[0] || {};
   switch (err.code) {
     case "OVERBILLING":
@@ -30,7 +37,7 @@ function plainMessage(err, noun, currency) {
     case "JOB_FINALIZED":
       return `This ${noun} is finalized: its final invoice was issued, so nothing more can be billed.`;
     case "NOT_PENDING":
-      return "Only a pending record can be cancelled; this one was already invoiced or closed.";
+      return NOT_PENDING[action] || NOT_PENDING.cancel;
     case "VALIDATION_ERROR":
       return "Please correct the highlighted fields:";
     case "IDEMPOTENCY_CONFLICT":
@@ -48,10 +55,13 @@ function plainMessage(err, noun, currency) {
   }
 }
 
-/** Show an API error in a form's error box and mark the fields it names. */
-export function showFormError(box, form, err, noun, currency) {
+/**
+ * Show an API error in a form's error box and mark the fields it names. ``action`` (cancel, edit,
+ * retry) words a NOT_PENDING refusal.
+ */
+export function showFormError(box, form, err, noun, currency, action = "cancel") {
   clearFormError(box, form);
-  const children = [h("strong", {}, plainMessage(err, noun, currency))];
+  const children = [h("strong", {}, plainMessage(err, noun, currency, action))];
   if (err.code === "VALIDATION_ERROR" && err.details.length) {
     children.push(h("ul", {}, err.details.map((d) => h("li", {}, `${fieldLabel(d.field)}: ${d.message}`))));
   }
@@ -94,17 +104,29 @@ function setBusy(form, busy) {
  * POST a form's body with the form's Idempotency-Key, its buttons disabled meanwhile. On success the
  * key is forgotten and ``onSuccess(result)`` is awaited (still busy); an error is shown in ``box``.
  */
-export async function postForm({ form, box, name, path, body, noun, currency }, onSuccess) {
-  const key = keyFor(name, body);
+export function postForm({ form, box, name, path, body, noun, currency, action }, onSuccess) {
+  return sendForm({ form, box, method: "POST", name, path, body, noun, currency, action }, onSuccess);
+}
+
+/**
+ * PATCH a form's body, the same way but with no Idempotency-Key (an edit sent twice is the same
+ * change): the Edit dialog of a pending record.
+ */
+export function patchForm({ form, box, path, body, noun, currency }, onSuccess) {
+  return sendForm({ form, box, method: "PATCH", path, body, noun, currency, action: "edit" }, onSuccess);
+}
+
+async function sendForm({ form, box, method, name, path, body, noun, currency, action }, onSuccess) {
+  const key = name ? keyFor(name, body) : undefined;
   clearFormError(box, form);
   setBusy(form, true);
   try {
-    const result = await api("POST", path, body, key);
-    forgetKey(name);
+    const result = await api(method, path, body, key);
+    if (name) forgetKey(name);
     await onSuccess(result);
   } catch (err) {
-    if (err.code === "IDEMPOTENCY_CONFLICT") forgetKey(name);
-    showFormError(box, form, err, noun, currency);
+    if (name && err.code === "IDEMPOTENCY_CONFLICT") forgetKey(name);
+    showFormError(box, form, err, noun, currency, action);
   } finally {
     setBusy(form, false);
   }

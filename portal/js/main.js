@@ -11,6 +11,7 @@
 
 import { api, jobPath } from "./api.js";
 import { $, capitalize, showBanner } from "./dom.js";
+import { bindEditDialog } from "./edit.js";
 import { bindFinalDialog } from "./final.js";
 import { renderInvoices, renderOpenInvoice } from "./invoices.js";
 import { bindJobList, loadJobs, renderJobList, replaceListedJob } from "./jobs.js";
@@ -94,6 +95,7 @@ async function refreshAll() {
 function bindEvents() {
   bindJobList();
   bindRecordForm();
+  bindEditDialog();
   bindFinalDialog();
   bindRegisterDialog();
   document.querySelectorAll("dialog [data-close]").forEach((b) =>

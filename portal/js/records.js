@@ -1,7 +1,9 @@
-/* Progress billing: the record form (Create now or Schedule, by amount or percent) and the records. */
+/* Progress billing: the record form (Create now or Schedule, by amount or percent) and the records,
+ * with Edit and Cancel on a pending record and Retry on a failed one. */
 
-import { api, jobPath } from "./api.js";
+import { api, forgetKey, jobPath, keyFor } from "./api.js";
 import { $, clear, h, toast } from "./dom.js";
+import { openEditDialog } from "./edit.js";
 import { badge, money, zeroLike } from "./format.js";
 import { clearFormError, clearInvalidOnInput, confirmAction, localError, postForm, showFormError } from "./forms.js";
 import { invoiceLink } from "./invoices.js";
@@ -36,10 +38,29 @@ function recordRow(r) {
     h("td", {}, badge(r.status),
       r.failure_reason ? h("span", { class: "reason" }, r.failure_reason) : null),
     h("td", {}, invoiceLink(r.invoice_id)),
-    h("td", { class: "num" }, r.status === "pending" ? h("button", {
-      type: "button", class: "link-button link-danger", onclick: () => cancelRecord(r),
-      "aria-label": `Cancel scheduled record ${r.title || r.record_id}`,
-    }, "Cancel") : null));
+    h("td", { class: "num" }, recordActions(r)));
+}
+
+function recordActions(r) {
+  const name = r.title || r.record_id;
+  if (r.status === "pending") {
+    return h("span", { class: "row-actions" },
+      h("button", {
+        type: "button", class: "link-button", onclick: () => openEditDialog(r),
+        "aria-label": `Edit scheduled record ${name}`,
+      }, "Edit"),
+      h("button", {
+        type: "button", class: "link-button link-danger", onclick: () => cancelRecord(r),
+        "aria-label": `Cancel scheduled record ${name}`,
+      }, "Cancel"));
+  }
+  if (r.status === "failed") {
+    return h("span", { class: "row-actions" }, h("button", {
+      type: "button", class: "link-button", onclick: () => retryRecord(r),
+      "aria-label": `Retry failed record ${name}`,
+    }, "Retry"));
+  }
+  return null;
 }
 
 async function cancelRecord(record) {
@@ -55,6 +76,30 @@ async function cancelRecord(record) {
     toast(`Record “${record.title || record.record_id}” cancelled.`);
   } catch (err) {
     showFormError($("#record-error"), $("#record-form"), err, KIND_NOUN[kind], state.job.currency);
+  }
+  await reload();
+}
+
+async function retryRecord(record) {
+  const ok = await confirmAction(
+    "Retry this failed record?",
+    `“${record.title || record.record_id}” for ${record.amount} ${record.currency}, due ${record.invoice_date}, ` +
+    `failed: ${record.failure_reason || "no reason given"}. Retry returns it to pending if it now fits the ` +
+    "job total, and the automation invoices it on its next run.",
+    "Retry record");
+  if (!ok) return;
+  const { kind, id } = state.current;
+  const name = `retry:${kind}/${id}/${record.record_id}`;
+  try {
+    await api("POST", `${jobPath(kind, id)}/progress-billings/${encodeURIComponent(record.record_id)}/retry`,
+      undefined, keyFor(name, null));
+    forgetKey(name);
+    clearFormError($("#record-error"), $("#records-table"));
+    toast(`Record “${record.title || record.record_id}” is pending again.`);
+  } catch (err) {
+    if (err.code === "IDEMPOTENCY_CONFLICT") forgetKey(name);
+    // shown above the records; the form's own fields are not outlined (the table is the "form" here)
+    showFormError($("#record-error"), $("#records-table"), err, KIND_NOUN[kind], state.job.currency, "retry");
   }
   await reload();
 }

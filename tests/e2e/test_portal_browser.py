@@ -4,7 +4,9 @@ Starts ``python -m local.runner`` on a free port with a fresh data directory, re
 through the API, then drives the Billing tab in headless Chromium (Debian's ``/usr/bin/chromium``,
 through Playwright for Python): a percent deposit from the form, a shipment (recorded, not invoiced),
 an over-billing attempt and its error, a second deposit by amount (double-clicked: billed once), a
-scheduled record, and the final invoice. It saves the finished page to ``docs/portal.png``.
+scheduled record, and the final invoice. It saves the finished page to ``docs/portal.png``. Two more
+tests edit a scheduled record (R21: a new amount, then one that over-bills) and retry a failed one
+(still over-billing, then with room once another record is cancelled).
 
 Set ``PORTAL_BASE_URL`` to drive an already running stack instead of starting one, and
 ``PORTAL_CHROMIUM`` to use another Chromium binary.
@@ -23,6 +25,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -191,13 +194,13 @@ def _records(base: str, order_id: str) -> list[dict[str, Any]]:
     return list(body["items"])
 
 
-def _ship(base: str, order_id: str, shipment_id: str) -> None:
-    """Send a shipment message through the local queue, and wait until it is recorded."""
+def _ship(base: str, order_id: str, shipment_id: str, quantity: str = "4", ship_date: str = "2026-11-27") -> None:
+    """Send a shipment message (of line 1) through the local queue, and wait until it is recorded."""
     message = {
         "shipment_id": shipment_id,
         "order_id": order_id,
-        "ship_date": "2026-11-27",
-        "lines": [{"line_id": "1", "quantity": "4"}],
+        "ship_date": ship_date,
+        "lines": [{"line_id": "1", "quantity": quantity}],
     }
     status, body = _call(base, "POST", "/_local/shipments", message)
     assert status in (200, 202), body
@@ -334,3 +337,129 @@ def test_progress_billing_in_the_portal(stack: str, page: Any) -> None:
     page.wait_for_timeout(400)  # let the progress bar's transition finish
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def _schedule(base: str, kind: str, job_id: str, body: dict[str, str]) -> dict[str, Any]:
+    status, created = _call(base, "POST", f"/{kind}/{job_id}/progress-billings", {**body, "schedule": True})
+    assert status == 201, created
+    return dict(created["record"])
+
+
+def _open_job(page: Any, base: str, kind: str, job_id: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/#/{kind}/{job_id}")
+    expect(page.locator("#job-title")).to_have_text(job_id)
+
+
+def test_edit_a_scheduled_record(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    suffix = "" if "PORTAL_BASE_URL" not in os.environ else "-" + uuid.uuid4().hex[:6]
+    order_id = f"SO-1101{suffix}"
+    _register(stack, "orders", order_id, "C-8", "Globex", ORDER_LINES)  # total 1500.00
+    _schedule(stack, "orders", order_id, {"invoice_date": "2027-02-01", "title": "Commissioning", "amount": "300.00"})
+    patches: list[Any] = []
+    page.on("request", lambda r: patches.append(r) if r.method == "PATCH" else None)
+    _open_job(page, stack, "orders", order_id)
+    row = page.locator("#records-table tbody tr", has_text="Commissioning")
+    expect(row).to_contain_text("pending")
+    expect(row.get_by_role("button", name="Cancel scheduled record Commissioning")).to_be_visible()
+
+    # The dialog opens prefilled with the record; Save sends only what changed.
+    dialog = page.locator("#edit-dialog")
+    row.get_by_role("button", name="Edit scheduled record Commissioning").click()
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Invoice date")).to_have_value("2027-02-01")
+    expect(dialog.get_by_label("Title")).to_have_value("Commissioning")
+    expect(dialog.get_by_role("radio", name="Amount")).to_be_checked()
+    amount = dialog.get_by_label("Amount in USD")
+    expect(amount).to_have_value("300.00")
+    amount.fill("400.00")
+    dialog.get_by_label("Item description").fill("Commissioning deposit")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(row).to_contain_text("400.00 USD")
+    expect(row).to_contain_text("Commissioning deposit")
+    expect(page.locator('[data-stat="Pending scheduled"] dd')).to_contain_text("400.00 USD")
+    assert [r.post_data_json for r in patches] == [{"amount": "400.00", "item_description": "Commissioning deposit"}]
+    assert _records(stack, order_id)[0]["amount"] == "400.00"
+
+    # An edit that over-bills: the API's 422 is shown in the dialog, the record keeps its amount.
+    row.get_by_role("button", name="Edit scheduled record Commissioning").click()
+    expect(amount).to_have_value("400.00")
+    amount.fill("2000.00")
+    dialog.get_by_role("button", name="Save").click()
+    error = page.locator("#edit-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("more than the order total")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(row).to_contain_text("400.00 USD")
+    assert _records(stack, order_id)[0]["amount"] == "400.00"
+    assert patches[-1].post_data_json == {"amount": "2000.00"}
+
+
+def test_retry_a_failed_record(stack: str, page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    suffix = "" if "PORTAL_BASE_URL" not in os.environ else "-" + uuid.uuid4().hex[:6]
+    order_id = f"SO-1201{suffix}"
+    assert _call(stack, "PUT", "/settings", {"auto_invoice_on_shipment": True})[0] == 200
+    _register(stack, "orders", order_id, "C-9", "Initech", ORDER_LINES)  # total 1500.00
+    # Two scheduled records of 400.00: A dated today, B a month later (800.00 committed).
+    a = _schedule(stack, "orders", order_id, {"title": "Milestone A", "amount": "400.00"})
+    today = a["invoice_date"]
+    later = (date.fromisoformat(today) + timedelta(days=30)).isoformat()
+    _schedule(stack, "orders", order_id, {"invoice_date": later, "title": "Milestone B", "amount": "400.00"})
+    # A shipment of all 10 widgets, before any deposit: invoiced (1000.00, R8). When the automation
+    # reaches A, 1000.00 shipped + 400.00 (B) + 400.00 > 1500.00: A fails (R6).
+    _ship(stack, order_id, f"SH-5201{suffix}", quantity="10", ship_date=today)
+    status, run = _call(stack, "POST", "/_local/automation", {"business_date": today})
+    assert status == 200, run
+    assert [r["status"] for r in _records(stack, order_id) if r["title"] == "Milestone A"] == ["failed"]
+
+    _open_job(page, stack, "orders", order_id)
+    row_a = page.locator("#records-table tbody tr", has_text="Milestone A")
+    row_b = page.locator("#records-table tbody tr", has_text="Milestone B")
+    expect(row_a).to_contain_text("failed")
+    expect(row_a.locator(".reason")).not_to_be_empty()
+    reason = row_a.locator(".reason").inner_text()
+    retry = row_a.get_by_role("button", name="Retry failed record Milestone A")
+    expect(retry).to_be_visible()
+    expect(row_a.get_by_role("button", name="Edit")).to_have_count(0)
+    expect(row_b.get_by_role("button", name="Edit scheduled record Milestone B")).to_be_visible()
+    page.locator("#records-table").screenshot(path=str(tmp_path / "records-actions.png"))
+
+    # Retry, confirmed: it still does not fit, so the 422 is shown and A stays failed.
+    confirm = page.locator("#confirm-dialog")
+    retry.click()
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text(reason)
+    confirm.get_by_role("button", name="Retry record").click()
+    error = page.locator("#record-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("more than the order total")
+    expect(row_a).to_contain_text("failed")
+
+    # Declining the confirmation sends nothing.
+    retry.click()
+    confirm.get_by_role("button", name="Keep it").click()
+    expect(confirm).to_be_hidden()
+
+    # Cancel B: now A fits, and Retry returns it to pending (with Edit and Cancel again).
+    row_b.get_by_role("button", name="Cancel scheduled record Milestone B").click()
+    confirm.get_by_role("button", name="Cancel record").click()
+    expect(row_b).to_contain_text("cancelled")
+    retries: list[Any] = []
+    page.on("request", lambda r: retries.append(r) if r.url.endswith("/retry") else None)
+    retry.click()
+    confirm.get_by_role("button", name="Retry record").click()
+    expect(row_a).to_contain_text("pending")
+    expect(row_a.locator(".reason")).to_have_count(0)
+    expect(row_a.get_by_role("button", name="Edit scheduled record Milestone A")).to_be_visible()
+    expect(page.locator('[data-stat="Pending scheduled"] dd')).to_contain_text("400.00 USD")
+    assert len(retries) == 1 and retries[0].method == "POST" and retries[0].headers.get("idempotency-key")
+    assert [r["status"] for r in _records(stack, order_id) if r["title"] == "Milestone A"] == ["pending"]

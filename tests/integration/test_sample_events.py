@@ -49,11 +49,26 @@ def _prepare(client: Any, route: cfn.Route, event: dict[str, Any]) -> None:
         segment = event["rawPath"].split("/")[1]
         r = client.post(f"/{segment}/{params['job_id']}/progress-billings", {"percent": "10", "schedule": True})
         assert r.status == 201, r.body
-        _replace_param(event, "record_id", r.json()["record"]["record_id"])
+        record_id = r.json()["record"]["record_id"]
+        _replace_param(event, "record_id", record_id)
+        if route.path.endswith("/retry"):  # it needs a failed record: what the automation leaves
+            _fail(segment, params["job_id"], record_id)
     if params.get("invoice_id") == INVOICE_PLACEHOLDER:
         r = client.post("/orders/SO-1001/progress-billings", {"percent": "10"})
         assert r.status == 201, r.body
         _replace_param(event, "invoice_id", r.json()["invoice"]["invoice_id"])
+
+
+def _fail(segment: str, job_id: str, record_id: str) -> None:
+    """Mark a pending record failed, as the automation does when it would over-bill (R6)."""
+    from billing import store
+    from billing.documents import KIND_OF_SEGMENT, RecordStatus
+
+    job, rec = store.read_job_and_record(KIND_OF_SEGMENT[segment], job_id, record_id)
+    assert job is not None and rec is not None
+    job.pending.pop(record_id)
+    rec.status, rec.failure_reason = RecordStatus.FAILED, "it would over-bill the job"
+    store.commit(store.Change(job, records=[rec]))
 
 
 def test_there_are_sample_events():

@@ -46,7 +46,7 @@ def _strict(example: dict[str, JsonValue], **schema: JsonValue) -> ConfigDict:
     )
 
 
-__all__ = ["Date", "FinalIn", "Id", "JobIn", "LineIn", "Quantity", "RecordIn", "SettingsIn"]
+__all__ = ["Date", "FinalIn", "Id", "JobIn", "LineIn", "Quantity", "RecordIn", "RecordPatchIn", "SettingsIn"]
 AMOUNT_DECIMALS_MAX = 12  # before the job's currency is known; its minor unit is checked in ``service``
 
 
@@ -156,6 +156,27 @@ class RecordIn(_Heading):
     def _one_of(self) -> RecordIn:
         if (self.amount is None) == (self.percent is None):
             raise ValueError("exactly one of amount or percent is required")
+        return self
+
+
+class RecordPatchIn(BaseModel):
+    """R21: what may change on a pending record; fields left out keep their value. At most one of
+    ``amount`` or ``percent``: either replaces the other (a percent is turned into its amount again)."""
+
+    model_config = _strict({"invoice_date": "2027-01-15", "amount": "2750.00"})
+    invoice_date: Date | None = None
+    title: Text | None = None
+    description: LongText | None = None
+    item_description: Text | None = None
+    amount: Amount | None = None
+    percent: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> RecordPatchIn:
+        if self.amount is not None and self.percent is not None:
+            raise ValueError("send amount or percent, not both")
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: send at least one field")
         return self
 
 

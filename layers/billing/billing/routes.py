@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from . import service
+from . import pending, service
 from .documents import (
     SEGMENTS,
     EntryList,
@@ -37,7 +37,7 @@ from .documents import (
     TrialBalanceDoc,
 )
 from .http import Role, actor, declare_role, idempotent, json_response, kind_of
-from .inputs import FinalIn, JobIn, RecordIn, SettingsIn
+from .inputs import FinalIn, JobIn, RecordIn, RecordPatchIn, SettingsIn
 from .limits import ID_MAX, ID_PATTERN, NEXT_TOKEN_MAX
 
 progress = Router()
@@ -217,7 +217,33 @@ def list_records(job_id: PathId) -> Response[str]:
 )
 def cancel_record(job_id: PathId, record_id: PathId) -> Response[str]:
     """Cancel a pending record of {a_kind} (R12)"""
-    return json_response(service.cancel_record(kind_of(api), job_id, record_id))
+    return json_response(pending.cancel_record(kind_of(api), job_id, record_id))
+
+
+@job_route(
+    api,
+    "PATCH",
+    "/<job_id>/progress-billings/<record_id>",
+    responses(200, RecordDoc, "The record as edited", 400, 404, 409, 422, 503),
+    "progress billing",
+    role=Role.CLERK,
+)
+def edit_record(job_id: PathId, record_id: PathId, body: RecordPatchIn) -> Response[str]:
+    """Edit a pending record of {a_kind} (R21)"""
+    return json_response(pending.edit_record(kind_of(api), job_id, record_id, body))
+
+
+@job_route(
+    api,
+    "POST",
+    "/<job_id>/progress-billings/<record_id>/retry",
+    responses(200, RecordDoc, "The record, pending again", 404, 409, 422, 503),
+    "progress billing",
+    role=Role.CLERK,
+)
+def retry_record(job_id: PathId, record_id: PathId) -> Response[str]:
+    """Put a failed record of {a_kind} back in the schedule (R21)"""
+    return json_response(pending.retry_record(kind_of(api), job_id, record_id))
 
 
 @job_route(api, "GET", "/<job_id>/invoices", responses(200, InvoiceList, "The invoices", 404), "invoices")

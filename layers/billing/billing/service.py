@@ -30,7 +30,6 @@ from .documents import (
     JobStatus,
     Kind,
     RecordCreated,
-    RecordDoc,
     RecordStatus,
     RunOutcome,
     TrialBalanceDoc,
@@ -40,7 +39,6 @@ from .errors import (
     Conflict,
     JobFinalized,
     NotFound,
-    NotPending,
     Overbilling,
     RecordExists,
     StaleVersion,
@@ -165,19 +163,20 @@ def job_partition(kind: Kind, job_id: str) -> store.JobPartition:
 # ---- progress billing records (R1, R2, R4, R6, R12) ---------------------------------------------
 
 
-def _record_amount(job: Job, body: RecordIn) -> tuple[Decimal, Decimal | None]:
-    if body.amount is not None:
+def record_amount(job: Job, amount: str | None, percent: str | None) -> tuple[Decimal, Decimal | None]:
+    """R1: the record's amount, from ``amount`` in the job's currency or from ``percent`` of its total."""
+    if amount is not None:
         try:
-            return parse_amount(body.amount, job.currency), None
+            return parse_amount(amount, job.currency), None
         except MoneyError as e:
             raise ValidationFailed.field("amount", f"{e} for {job.currency}") from None
-    percent = parse_decimal(body.percent or "", PERCENT_DECIMALS)
-    amount = percent_of(job.total, percent, job.currency)
-    if amount <= 0:
+    share = parse_decimal(percent or "", PERCENT_DECIMALS)
+    value = percent_of(job.total, share, job.currency)
+    if value <= 0:
         raise ValidationFailed.field(
-            "percent", f"{body.percent}% of {fmt(job.total, job.currency)} rounds to {fmt(ZERO, job.currency)}"
+            "percent", f"{percent}% of {fmt(job.total, job.currency)} rounds to {fmt(ZERO, job.currency)}"
         )
-    return amount, percent
+    return value, share
 
 
 def _replay_record(kind: Kind, job_id: str, record_id: str) -> RecordCreated:
@@ -208,7 +207,7 @@ def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = N
         ):
             return _replay_record(kind, job_id, record_id)
         job = _open_job(snap, kind, job_id)
-        amount, percent = _record_amount(job, body)
+        amount, percent = record_amount(job, body.amount, body.percent)
         now = now_iso()
         rec = Record(
             record_id=record_id or new_id("PB"),
@@ -243,23 +242,6 @@ def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = N
         except RecordExists:  # written by the first request, and cancelled or failed since
             return _replay_record(kind, job_id, rec.record_id)
         return {"record": rec.to_api(), "invoice": change.issued.invoice if change.issued else None}
-
-    return with_retry(attempt)
-
-
-def cancel_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
-    def attempt() -> RecordDoc:
-        job, rec = store.read_job_and_record(kind, job_id, record_id)
-        if job is None:
-            raise NotFound(f"{kind} {job_id} not found")
-        if rec is None:
-            raise NotFound(f"progress billing record {record_id} not found on {kind} {job_id}")
-        if rec.status != RecordStatus.PENDING:
-            raise NotPending(f"record {record_id} is {rec.status}; only a pending record can be cancelled")
-        job.pending.pop(record_id, None)
-        rec.status, rec.updated_at = RecordStatus.CANCELLED, now_iso()
-        store.commit(store.Change(job, records=[rec]))
-        return rec.to_api()
 
     return with_retry(attempt)
 

@@ -56,6 +56,8 @@ class Change:
     counter_read: int | None = None  # the counter value the invoice number was taken from
     shipment: ShipmentDoc | None = None  # a shipment to record (guarded by its id)
     cancel_record_ids: list[str] = field(default_factory=list)  # pending records the change cancels
+    # The status each written record must still have (default: pending); a retried one was failed.
+    previous_status: dict[str, RecordStatus] = field(default_factory=dict)
     cancelled_at: str = ""
 
 
@@ -77,11 +79,10 @@ def commit(change: Change) -> None:
             labels.append("job")
             for rec in change.records:
                 new = rec.record_id in change.new_record_ids
+                was = change.previous_status.get(rec.record_id, RecordStatus.PENDING)
                 tx.save(
                     record_item(rec),
-                    condition=RecordItem.pk.does_not_exist()
-                    if new
-                    else RecordItem.status == RecordStatus.PENDING.value,
+                    condition=RecordItem.pk.does_not_exist() if new else RecordItem.status == was.value,
                 )
                 labels.append(f"new:{rec.record_id}" if new else "record")
             for record_id in change.cancel_record_ids:

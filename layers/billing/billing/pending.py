@@ -1,0 +1,90 @@
+"""Changes to a scheduled record before it is invoiced: cancel it (R12), edit it (R21), or put a
+failed one back in the schedule (R21). Each is one transaction of the job and the record, conditioned
+on the job's version and the record's status, so a record the automation invoices meanwhile is never
+changed after the fact (the loser re-reads and gets 409 ``NOT_PENDING``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import books, store
+from .documents import JobStatus, Kind, RecordDoc, RecordStatus
+from .errors import JobFinalized, NotFound, NotPending, ValidationFailed
+from .limits import PENDING_PER_JOB
+from .model import Job, Record
+from .service import business_date, now_iso, record_amount, with_retry
+
+if TYPE_CHECKING:  # the request model only as a type: no pydantic for the other functions
+    from .inputs import RecordPatchIn
+
+
+def _change(kind: Kind, job_id: str, record_id: str, was: RecordStatus, verb: str,
+            apply: Callable[[Job, Record], None]) -> RecordDoc:  # fmt: skip
+    """Read the job and the record, check the record is ``was``, ``apply`` the change to both, commit."""
+
+    def attempt() -> RecordDoc:
+        job, rec = store.read_job_and_record(kind, job_id, record_id)
+        if job is None:
+            raise NotFound(f"{kind} {job_id} not found")
+        if rec is None:
+            raise NotFound(f"progress billing record {record_id} not found on {kind} {job_id}")
+        if rec.status != was:
+            raise NotPending(f"record {record_id} is {rec.status}; only a {was} record can be {verb}")
+        apply(job, rec)
+        rec.updated_at = now_iso()
+        store.commit(store.Change(job, records=[rec], previous_status={record_id: was}))
+        return rec.to_api()
+
+    return with_retry(attempt)
+
+
+def cancel_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
+    """R12: a pending record is cancelled; its amount stops counting against the job (R6)."""
+
+    def cancel(job: Job, rec: Record) -> None:
+        job.pending.pop(rec.record_id, None)
+        rec.status = RecordStatus.CANCELLED
+
+    return _change(kind, job_id, record_id, RecordStatus.PENDING, "cancelled", cancel)
+
+
+def _open(job: Job) -> None:
+    if job.status != JobStatus.OPEN:
+        raise JobFinalized(f"{job.kind} {job.id} is finalized (final invoice {job.final_invoice_id})")
+
+
+def edit_record(kind: Kind, job_id: str, record_id: str, body: RecordPatchIn) -> RecordDoc:
+    """R21: change a pending record's date, texts, amount or percent; R1 and R6 are checked again (a
+    percent is turned into its amount of the job's total as it is now)."""
+
+    def edit(job: Job, rec: Record) -> None:
+        _open(job)
+        if body.amount is not None or body.percent is not None:
+            amount, percent = record_amount(job, body.amount, body.percent)
+            books.check_can_bill(job, amount, already_pending=job.pending.get(rec.record_id, amount))
+            rec.amount, rec.percent = amount, percent
+            job.pending[rec.record_id] = amount
+        if "invoice_date" in body.model_fields_set:
+            rec.invoice_date = body.invoice_date or business_date()
+        for text in ("title", "description", "item_description"):
+            value = getattr(body, text)
+            if value is not None:
+                setattr(rec, text, value)
+
+    return _change(kind, job_id, record_id, RecordStatus.PENDING, "edited", edit)
+
+
+def retry_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
+    """R21: a failed record goes back in the schedule if it now fits (R6: 422 ``OVERBILLING`` if not),
+    with the amount fixed when it was created (R1); the next run invoices it if its date has come."""
+
+    def retry(job: Job, rec: Record) -> None:
+        _open(job)
+        books.check_can_bill(job, rec.amount)
+        if len(job.pending) >= PENDING_PER_JOB:
+            raise ValidationFailed.field("schedule", f"a job can have at most {PENDING_PER_JOB} pending records")
+        job.pending[rec.record_id] = rec.amount
+        rec.status, rec.failure_reason = RecordStatus.PENDING, None
+
+    return _change(kind, job_id, record_id, RecordStatus.FAILED, "retried", retry)
