@@ -163,6 +163,44 @@ def test_failing_any_dynamodb_call_leaves_all_or_nothing(client, operation, use_
     assert all(t["balanced"] for t in tb["totals"])
 
 
+@pytest.mark.parametrize("operation", ["edit", "cancel", "retry"])
+def test_failing_any_dynamodb_call_of_a_pending_change_leaves_all_or_nothing(client, operation):
+    """R21/R12 the same way: break the k-th DynamoDB call of an edit, a cancel or a retry, for every k;
+    the job and the record then both show the change or neither does, and a resend completes it."""
+    from tests.integration.test_pending import failed_record
+
+    outcomes = []
+    k = 0
+    while True:
+        k += 1
+        if operation == "retry":
+            job, rec, other = failed_record(client, f"SO-R{k}")
+            assert client.delete(f"{job}/progress-billings/{other['record_id']}").status == 200  # room to retry
+            method, url, body = "POST", f"{job}/progress-billings/{rec['record_id']}/retry", None
+        else:
+            job = f"/orders/SO-P{k}"
+            assert client.post("/orders", order_body(f"SO-P{k}")).status == 201
+            r = client.post(f"{job}/progress-billings", {"amount": "300.00", "schedule": True})
+            rec = r.json()["record"]
+            url = f"{job}/progress-billings/{rec['record_id']}"
+            method, body = ("PATCH", {"amount": "450.00"}) if operation == "edit" else ("DELETE", None)
+        before = table_snapshot()
+        with meter(fail_at=k) as m:
+            r = client.request(method, url, body)
+        signature = _signature(before, table_snapshot())
+        if m.count < k:
+            assert r.status == 200, r.body
+            complete = signature
+            break
+        assert r.status == 500 and r.json()["error"]["code"] == "INTERNAL_ERROR", (k, r.body)
+        outcomes.append((k, m.calls[k - 1].operation, signature))
+        assert client.request(method, url, body).status == 200  # the client resends: it completes
+    assert k > 2
+    assert complete, "a successful change writes something"
+    for k_, operation_name, signature in outcomes:
+        assert signature in ([], complete), f"breaking call {k_} ({operation_name}) left a partial write"
+
+
 def test_round_trips_of_create_now_and_final(client, order):
     """After warm-up: create-now and final read once (BatchGetItem) and write once (transaction)."""
     client.post(f"{order}/progress-billings", {"amount": "1.00"})  # warm-up
