@@ -33,6 +33,18 @@ LOCAL_ADMIN: dict[str, str] = {
 LOCAL_USER_GROUPS = "[billing-clerks]"  # the groups of ``X-Local-User: <name>`` on the local runner
 
 
+def job_line(
+    line_id: str = "1",
+    quantity: str = "10",
+    unit_price: str = "100.00",
+    item_code: str = "WIDGET",
+    description: str = "Widget",
+) -> dict[str, str]:
+    """One line of a job registration body: by default ten widgets at 100.00."""
+    return {"line_id": line_id, "item_code": item_code, "description": description, "quantity": quantity,
+            "unit_price": unit_price}  # fmt: skip
+
+
 def order_body(
     job_id: str = "SO-1001", currency: str = "USD", lines: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
@@ -42,8 +54,7 @@ def order_body(
         "customer_id": "C-7",
         "customer_name": "Acme",
         "currency": currency,
-        "lines": lines
-        or [{"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "10", "unit_price": "100.00"}],
+        "lines": lines or [job_line()],
     }
 
 

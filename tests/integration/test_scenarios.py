@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from local.fixtures import order_body
+from local.fixtures import job_line, order_body
 
 
 @pytest.mark.parametrize("segment,kind", [("orders", "order"), ("projects", "project")])
@@ -46,13 +46,7 @@ def test_order_25_percent_deposit_posts_ar_and_customer_deposits(client):
             "/orders",
             order_body(
                 lines=[
-                    {
-                        "line_id": "1",
-                        "item_code": "WIDGET",
-                        "description": "Widget",
-                        "quantity": "100",
-                        "unit_price": "100.00",
-                    },
+                    job_line(quantity="100"),
                 ]
             ),
         ).status
@@ -77,13 +71,7 @@ def test_final_after_two_deposits_reverses_them_and_clears_customer_deposits(cli
         "/orders",
         order_body(
             lines=[
-                {
-                    "line_id": "1",
-                    "item_code": "WIDGET",
-                    "description": "Widget",
-                    "quantity": "60",
-                    "unit_price": "100.00",
-                },
+                job_line(quantity="60"),
                 {
                     "line_id": "2",
                     "item_code": "GADGET",

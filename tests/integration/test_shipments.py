@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from billing import store
-from local.fixtures import order_body, ship, shipment_message
+from local.fixtures import job_line, order_body, ship, shipment_message
 from local.metering import intercept
 from tests.conftest import table_snapshot
 
@@ -24,13 +24,7 @@ def order(client):
             "/orders",
             order_body(
                 lines=[
-                    {
-                        "line_id": "1",
-                        "item_code": "WIDGET",
-                        "description": "Widget",
-                        "quantity": "10",
-                        "unit_price": "100.00",
-                    },
+                    job_line(),
                     {
                         "line_id": "2",
                         "item_code": "GADGET",

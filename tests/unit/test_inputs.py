@@ -13,30 +13,17 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from billing.inputs import FinalIn, JobIn, LineIn, RecordIn, SettingsIn
+from local.fixtures import job_line, order_body
 
 
 def line(**over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "line_id": "1",
-        "item_code": "WIDGET",
-        "description": "Widget",
-        "quantity": "10",
-        "unit_price": "100.00",
-    }
+    body: dict[str, Any] = job_line()
     body.update(over)
     return body
 
 
 def job(**over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": "SO-1001",
-        "customer_id": "C-7",
-        "customer_name": "Acme",
-        "currency": "USD",
-        "lines": [line()],
-    }
-    body.update(over)
-    return body
+    return {**order_body(), **over}
 
 
 def rejected(model: type[BaseModel], body: dict[str, Any] | str) -> ValidationError:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .documents import ErrorBody
+
 
 class BillingError(Exception):
     status = 400
@@ -18,7 +20,8 @@ class BillingError(Exception):
         self.message = message
         self.details = details or []
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ErrorBody:
+        """The error shape of docs/rules.md: the one place it is built."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
@@ -82,6 +85,18 @@ class StaleVersion(BillingError):
 
 class Overbilling(BillingError):
     status, code = 422, "OVERBILLING"
+
+
+class Busy(BillingError):
+    """Too many concurrent changes to the job: our retries ran out (``Conflict`` escaped)."""
+
+    status, code = 503, "BUSY"
+
+
+class InternalError(BillingError):
+    """A fault of the service or of AWS, never of the request."""
+
+    status, code = 500, "INTERNAL_ERROR"
 
 
 class Conflict(Exception):

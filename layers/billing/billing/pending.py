@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import books, store
-from .documents import JobStatus, Kind, RecordDoc, RecordStatus
-from .errors import JobFinalized, NotFound, NotPending, ValidationFailed
+from .documents import Kind, RecordDoc, RecordStatus
+from .errors import NotFound, NotPending, ValidationFailed
 from .limits import PENDING_PER_JOB
 from .model import Job, Record
-from .service import business_date, now_iso, record_amount, with_retry
+from .service import business_date, now_iso, open_job, record_amount, with_retry
 
 if TYPE_CHECKING:  # the request model only as a type: no pydantic for the other functions
     from .inputs import RecordPatchIn
@@ -49,17 +49,12 @@ def cancel_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
     return _change(kind, job_id, record_id, RecordStatus.PENDING, "cancelled", cancel)
 
 
-def _open(job: Job) -> None:
-    if job.status != JobStatus.OPEN:
-        raise JobFinalized(f"{job.kind} {job.id} is finalized (final invoice {job.final_invoice_id})")
-
-
 def edit_record(kind: Kind, job_id: str, record_id: str, body: RecordPatchIn) -> RecordDoc:
     """R21: change a pending record's date, texts, amount or percent; R1 and R6 are checked again (a
     percent is turned into its amount of the job's total as it is now)."""
 
     def edit(job: Job, rec: Record) -> None:
-        _open(job)
+        open_job(job, job.kind, job.id)
         if body.amount is not None or body.percent is not None:
             amount, percent = record_amount(job, body.amount, body.percent)
             books.check_can_bill(job, amount, already_pending=job.pending.get(rec.record_id, amount))
@@ -80,7 +75,7 @@ def retry_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
     with the amount fixed when it was created (R1); the next run invoices it if its date has come."""
 
     def retry(job: Job, rec: Record) -> None:
-        _open(job)
+        open_job(job, job.kind, job.id)
         books.check_can_bill(job, rec.amount)
         if len(job.pending) >= PENDING_PER_JOB:
             raise ValidationFailed.field("schedule", f"a job can have at most {PENDING_PER_JOB} pending records")

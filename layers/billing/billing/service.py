@@ -95,12 +95,13 @@ def with_retry(fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _open_job(snap: store.Snapshot, kind: Kind, job_id: str) -> Job:
-    if snap.job is None:
+def open_job(job: Job | None, kind: Kind, job_id: str) -> Job:
+    """The job, if it exists and is open: 404 ``NOT_FOUND``, or 409 ``JOB_FINALIZED`` (R7)."""
+    if job is None:
         raise NotFound(f"{kind} {job_id} not found")
-    if snap.job.status == JobStatus.FINALIZED:
-        raise JobFinalized(f"{kind} {job_id} is finalized (final invoice {snap.job.final_invoice_id})")
-    return snap.job
+    if job.status == JobStatus.FINALIZED:
+        raise JobFinalized(f"{kind} {job_id} is finalized (final invoice {job.final_invoice_id})")
+    return job
 
 
 # ---- jobs ---------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = N
             and (record_id in job.pending or any(d.record_id == record_id for d in job.deposits))
         ):
             return _replay_record(kind, job_id, record_id)
-        job = _open_job(snap, kind, job_id)
+        job = open_job(snap.job, kind, job_id)
         amount, percent = record_amount(job, body.amount, body.percent)
         now = now_iso()
         rec = Record(
@@ -288,7 +289,7 @@ def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = Non
         snap = store.read_for_change(kind, job_id)
         if token and snap.job is not None and snap.job.final_token == token and snap.job.final_invoice_id:
             return {"invoice": store.get_invoice(snap.job.final_invoice_id)}
-        job = _open_job(snap, kind, job_id)
+        job = open_job(snap.job, kind, job_id)
         job.final_token = token
         cancelled = sorted(job.pending)
         n = (snap.counter or 0) + 1

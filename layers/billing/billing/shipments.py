@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -112,7 +111,11 @@ def _parse(body: Any) -> tuple[dict[str, Any], list[str]]:
         return _Refused(text)
 
     def number(text: str) -> Decimal | _Refused:
-        return refuse(text) if math.isinf(float(text)) else Decimal(text)
+        # Decimal only (R10); refused when DynamoDB could not keep it (38 digits, 1E-130 to 1E+126)
+        value = Decimal(text)
+        digits = len(value.as_tuple().digits)
+        out_of_range = value != 0 and not -130 <= value.adjusted() < 126
+        return refuse(text) if digits > 38 or out_of_range else value
 
     def integer(text: str) -> int | _Refused:
         return refuse(text) if len(text.lstrip("-")) > 38 else int(text)

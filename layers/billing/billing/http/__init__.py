@@ -16,7 +16,7 @@ from .identity import (
     groups_of,
     kind_of,
 )
-from .resolver import error_body, error_response, handle, json_response, make_app
+from .resolver import error_response, handle, json_response, make_app
 
 __all__ = [
     "ADMIN_GROUP",
@@ -29,7 +29,6 @@ __all__ = [
     "caller",
     "claims_of",
     "declare_role",
-    "error_body",
     "error_response",
     "groups_of",
     "handle",

@@ -18,8 +18,17 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from ..config import ConfigurationError
-from ..documents import ErrorBody
-from ..errors import BadRequest, BillingError, Conflict, NotFound, Unauthorized, UnsupportedMediaType
+from ..errors import (
+    BadRequest,
+    BillingError,
+    Busy,
+    Conflict,
+    InternalError,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from ..limits import BODY_CHARS_MAX, JSON_DEPTH_MAX, JSON_NUMBER_MAX
 from ..observability import logger
 from .identity import authorize, claims_of
@@ -34,12 +43,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> ErrorBody:
-    return {"error": {"code": code, "message": message, "details": details or []}}
-
-
-def error_response(err: BillingError) -> Response[str]:
-    return json_response(error_body(err.code, err.message, err.details), err.status)
+def error_response(err: BillingError, headers: dict[str, str] | None = None) -> Response[str]:
+    return json_response(err.body(), err.status, headers)
 
 
 def _field(loc: Any) -> str:
@@ -53,12 +58,12 @@ def _field(loc: Any) -> str:
 def _validation_error(exc: RequestValidationError) -> Response[str]:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return json_response(error_body("BAD_REQUEST", "the request body is not valid JSON"), 400)
+        return error_response(BadRequest("the request body is not valid JSON"))
     details = [
         {"field": _field(e.get("loc")), "message": str(e.get("msg", "")).removeprefix("Value error, ")} for e in errors
     ]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-    return json_response(error_body("VALIDATION_ERROR", message, details), 422)
+    return error_response(ValidationFailed(message, details))
 
 
 def make_app(*routers: Router) -> APIGatewayHttpResolver:
@@ -81,26 +86,20 @@ def make_app(*routers: Router) -> APIGatewayHttpResolver:
     @app.exception_handler(Conflict)
     def _busy(exc: Conflict) -> Response[str]:
         logger.warning("gave up after concurrent changes", extra={"reason": str(exc)})
-        return json_response(
-            error_body("BUSY", "the job is being changed by other requests; retry shortly"), 503, {"Retry-After": "1"}
-        )
+        return error_response(Busy("the job is being changed by other requests; retry shortly"), {"Retry-After": "1"})
 
     @app.exception_handler(ConfigurationError)
     def _misconfigured(exc: ConfigurationError) -> Response[str]:
         # The deployment is broken, not the request: no retry will help until it is fixed.
         logger.critical("the function is misconfigured", extra={"reason": str(exc)})
-        return json_response(
-            error_body("INTERNAL_ERROR", "the service is misconfigured; the request changed nothing"), 500
-        )
+        return error_response(InternalError("the service is misconfigured; the request changed nothing"))
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
         # A fault of ours or of AWS, never of the request: logged with its trace, nothing half-written
         # (every change is one transaction), safe to retry.
         logger.exception("unexpected error")
-        return json_response(
-            error_body("INTERNAL_ERROR", "internal error; the request changed nothing and can be retried"), 500
-        )
+        return error_response(InternalError("internal error; the request changed nothing and can be retried"))
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[str]:
