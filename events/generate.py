@@ -57,6 +57,21 @@ BODIES: dict[tuple[str, str], Any] = {
         "title": "Final invoice",
         "description": "Revenue recognition",
     },
+    ("POST", "/{kind}/{job_id}/change-orders"): {
+        "date": "2026-12-10",
+        "reason": "Customer added scope",
+        "lines": [
+            {"line_id": "1", "quantity": "12"},
+            {
+                "line_id": "2",
+                "item_code": "EXTRA",
+                "description": "Extra work",
+                "quantity": "1",
+                "unit_price": "320.00",
+            },
+        ],
+    },
+    ("POST", "/invoices/{invoice_id}/void"): {"reason": "Billed the wrong amount", "void_date": "2026-12-15"},
     ("PUT", "/settings"): {
         "auto_invoice_on_shipment": False,
         "accounts": {"receivable": "1200", "customer_deposits": "2400", "revenue": "4000"},

@@ -17,6 +17,7 @@ from .documents import (
     EntryLine,
     InvoiceDoc,
     InvoiceLine,
+    InvoiceStatus,
     InvoiceType,
     JobStatus,
     JournalEntryDoc,
@@ -79,7 +80,7 @@ def _postings(currency: str, lines: Iterable[tuple[Account, Decimal, Decimal]]) 
     return out
 
 
-def _entry(n: int, date: str, invoice_id: str, currency: str, postings: list[Posting]) -> JournalEntryDoc:
+def entry_doc(n: int, date: str, invoice_id: str, currency: str, postings: list[Posting]) -> JournalEntryDoc:
     lines: list[EntryLine] = [
         {
             "account": p.account,
@@ -100,7 +101,7 @@ def _entry(n: int, date: str, invoice_id: str, currency: str, postings: list[Pos
     }
 
 
-def _billing_block(job: Job, billed_before: Decimal, this_invoice: Decimal) -> BillingBlock:
+def billing_block(job: Job, billed_before: Decimal, this_invoice: Decimal) -> BillingBlock:
     c = job.currency
     return {
         "job_total": fmt(job.total, c),
@@ -111,7 +112,7 @@ def _billing_block(job: Job, billed_before: Decimal, this_invoice: Decimal) -> B
     }
 
 
-def _invoice(
+def invoice_doc(
     n: int,
     type_: InvoiceType,
     job: Job,
@@ -129,6 +130,7 @@ def _invoice(
         "invoice_id": number,
         "number": number,
         "type": type_,
+        "status": InvoiceStatus.ISSUED,
         "kind": job.kind,
         "job_id": job.id,
         "customer_id": job.customer_id,
@@ -208,7 +210,7 @@ def apply_deposit(
         "amount": fmt(record.amount, c),
         "percent": format(record.percent, "f") if record.percent is not None else None,
     }
-    invoice = _invoice(
+    invoice = invoice_doc(
         n,
         InvoiceType.DEPOSIT,
         job,
@@ -217,14 +219,14 @@ def apply_deposit(
         record.description,
         [line],
         record.amount,
-        _billing_block(job, billed_before, record.amount),
+        billing_block(job, billed_before, record.amount),
         issued_at,
         by if by is not None else record.created_by,
     )
     invoice["record_id"] = record.record_id
     held = settings.account("customer_deposits")
     postings = _postings(c, [(settings.account("receivable"), record.amount, ZERO), (held, ZERO, record.amount)])
-    entry = _entry(n, record.invoice_date, invoice["invoice_id"], c, postings)
+    entry = entry_doc(n, record.invoice_date, invoice["invoice_id"], c, postings)
     # apply
     job.pending.pop(record.record_id, None)
     job.deposits.append(
@@ -280,10 +282,10 @@ def apply_final(
         )
     due = revenue - deposits  # = job total - shipments billed - deposits billed
     billed_before = deposits + job.shipments_billed
-    billing = _billing_block(job, billed_before, due)
+    billing = billing_block(job, billed_before, due)
     billing["revenue_recognized"] = fmt(revenue, c)
     billing["deposits_reversed"] = fmt(deposits, c)
-    invoice = _invoice(
+    invoice = invoice_doc(
         n,
         InvoiceType.FINAL,
         job,
@@ -302,7 +304,7 @@ def apply_final(
     postings = _postings(
         c, [*reversals, (settings.account("receivable"), due, ZERO), (settings.account("revenue"), ZERO, revenue)]
     )
-    entry = _entry(n, invoice_date, invoice["invoice_id"], c, postings)
+    entry = entry_doc(n, invoice_date, invoice["invoice_id"], c, postings)
     # apply
     job.status = JobStatus.FINALIZED
     job.final_invoice_id = invoice["invoice_id"]
@@ -383,7 +385,7 @@ def apply_shipment_invoice(
             }
         )
     billed_before = job.deposits_billed + job.shipments_billed
-    invoice = _invoice(
+    invoice = invoice_doc(
         n,
         InvoiceType.SHIPMENT,
         job,
@@ -392,12 +394,12 @@ def apply_shipment_invoice(
         f"Order {job.id} shipment",
         out,
         total,
-        _billing_block(job, billed_before, total),
+        billing_block(job, billed_before, total),
         issued_at,
         by,
     )
     invoice["shipment_id"] = shipment_id
     postings = _postings(c, [(settings.account("receivable"), total, ZERO), (settings.account("revenue"), ZERO, total)])
-    entry = _entry(n, ship_date, invoice["invoice_id"], c, postings)
+    entry = entry_doc(n, ship_date, invoice["invoice_id"], c, postings)
     job.shipments_billed += total
     return Issued(invoice, entry, postings)

@@ -37,12 +37,19 @@ class RecordStatus(StrEnum):
     INVOICED = "invoiced"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    VOIDED = "voided"  # its deposit invoice was voided by a credit note (R14)
 
 
 class InvoiceType(StrEnum):
     DEPOSIT = "deposit"
     SHIPMENT = "shipment"
     FINAL = "final"
+    CREDIT_NOTE = "credit_note"  # voids another invoice (R14)
+
+
+class InvoiceStatus(StrEnum):
+    ISSUED = "issued"
+    VOIDED = "voided"  # a credit note voids it (R14); it keeps every other field
 
 
 class ShipmentStatus(StrEnum):
@@ -51,6 +58,7 @@ class ShipmentStatus(StrEnum):
     INVOICED = "invoiced"
     NOT_INVOICED = "not_invoiced"
     REJECTED = "rejected"
+    INVOICE_VOIDED = "invoice_voided"  # its shipment invoice was voided: the final invoice bills it (R14)
 
 
 class ShipmentReason(StrEnum):
@@ -149,6 +157,9 @@ class JobDoc(TypedDict):
     final_invoice_id: str | None
     billing: JobBilling
     created_by: Actor  # R20: who registered it
+    change_order_count: int  # R15: CO-1 ... CO-<count>
+    reopen_count: int  # R14: how many times a credit note voided its final invoice
+    reopened_at: str | None  # R14: when its last final invoice was voided (None: never reopened)
 
 
 class RecordDoc(TypedDict):
@@ -166,6 +177,7 @@ class RecordDoc(TypedDict):
     item_description: str
     invoice_id: str | None
     failure_reason: str | None  # why the automation could not invoice it (R6)
+    credit_note_id: str | None  # R14: the credit note that voided its invoice
     created_at: str
     updated_at: str | None
     created_by: Actor  # R20: who created it (invoicing it later by the automation does not change it)
@@ -183,6 +195,7 @@ class InvoiceLine(TypedDict):
     line_id: NotRequired[str]  # the job line billed (shipment and final invoices)
     percent: NotRequired[str | None]  # a deposit line's percent (R2)
     reverses_invoice_id: NotRequired[str]  # a final invoice's deposit reversal (R7)
+    reverses_line: NotRequired[int]  # a credit note's line: the 1-based position of the line it negates (R14)
 
 
 class BillingBlock(TypedDict):
@@ -191,14 +204,15 @@ class BillingBlock(TypedDict):
     this_invoice: str
     billed_to_date: str
     remaining: str
-    revenue_recognized: NotRequired[str]  # final invoices
-    deposits_reversed: NotRequired[str]  # final invoices
+    revenue_recognized: NotRequired[str]  # final invoices (a credit note of one: negated)
+    deposits_reversed: NotRequired[str]  # final invoices (a credit note of one: negated)
 
 
 class InvoiceDoc(TypedDict):
     invoice_id: str
     number: str
     type: InvoiceType
+    status: InvoiceStatus  # issued, or voided by a credit note (R14)
     kind: Kind
     job_id: str
     customer_id: str
@@ -216,6 +230,13 @@ class InvoiceDoc(TypedDict):
     record_id: NotRequired[str]  # deposit invoices
     shipment_id: NotRequired[str]  # shipment invoices
     cancelled_record_ids: NotRequired[list[str]]  # final invoices: the pending records it cancelled
+    voids_invoice_id: NotRequired[str]  # credit notes: the invoice voided (R14)
+    voids_invoice_type: NotRequired[InvoiceType]  # credit notes: that invoice's type
+    reason: NotRequired[str]  # credit notes: why
+    voided_by_invoice_id: NotRequired[str]  # a voided invoice: its credit note
+    void_reason: NotRequired[str]  # a voided invoice: why
+    voided_at: NotRequired[str]  # a voided invoice: when the credit note was issued
+    voided_by: NotRequired[Actor]  # a voided invoice: who voided it (R20)
 
 
 class EntryLine(TypedDict):
@@ -270,6 +291,7 @@ class ShipmentDoc(TypedDict):
     invoice_id: str | None
     message_id: str
     recorded_at: str
+    credit_note_id: NotRequired[str]  # R14: the credit note that voided its invoice (status invoice_voided)
 
 
 class AccountsDoc(TypedDict):
@@ -328,3 +350,36 @@ class RecordCreated(TypedDict):
 
 class FinalCreated(TypedDict):
     invoice: InvoiceDoc
+
+
+class Voided(TypedDict):
+    """R14: the credit note issued and the original invoice as it is now (``status`` ``voided``)."""
+
+    credit_note: InvoiceDoc
+    invoice: InvoiceDoc
+
+
+# ---- change orders (R15) -------------------------------------------------------------------------
+
+
+class ChangeOrderDoc(TypedDict):
+    change_order_id: str  # CO-1, CO-2, ... per job
+    kind: Kind
+    job_id: str
+    date: str
+    reason: str
+    lines_before: list[JobLineDoc]  # the lines it changed, as they were (a line it added: not here)
+    lines_after: list[JobLineDoc]  # the lines it changed or added, as they are after it
+    total_before: str
+    total_after: str
+    created_at: str
+    created_by: Actor  # R20
+
+
+class ChangeOrderList(TypedDict):
+    items: list[ChangeOrderDoc]
+
+
+class ChangeOrderCreated(TypedDict):
+    change_order: ChangeOrderDoc
+    job: JobDoc

@@ -73,6 +73,16 @@ class NotPending(BillingError):
     status, code = 409, "NOT_PENDING"
 
 
+class NotVoidable(BillingError):
+    """R14: a credit note cannot be voided."""
+
+    status, code = 409, "NOT_VOIDABLE"
+
+
+class AlreadyVoided(BillingError):
+    status, code = 409, "ALREADY_VOIDED"
+
+
 class IdempotencyConflict(BillingError):
     status, code = 409, "IDEMPOTENCY_CONFLICT"
 

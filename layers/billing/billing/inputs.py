@@ -46,7 +46,10 @@ def _strict(example: dict[str, JsonValue], **schema: JsonValue) -> ConfigDict:
     )
 
 
-__all__ = ["Date", "FinalIn", "Id", "JobIn", "LineIn", "Quantity", "RecordIn", "RecordPatchIn", "SettingsIn"]
+__all__ = [
+    "ChangeOrderIn", "Date", "FinalIn", "Id", "JobIn", "LineIn", "Quantity", "RecordIn", "RecordPatchIn",
+    "SettingsIn", "VoidIn",
+]  # fmt: skip
 AMOUNT_DECIMALS_MAX = 12  # before the job's currency is known; its minor unit is checked in ``service``
 
 
@@ -85,6 +88,11 @@ Date = Annotated[
 Quantity = Annotated[
     DecimalString, AfterValidator(lambda v: _bounded(v, QUANTITY_DECIMALS, "quantity", L.MAX_QUANTITY))
 ]
+# A change order's quantity: 0 removes the line's (unshipped) scope (R15).
+QuantityOrZero = Annotated[
+    DecimalString,
+    AfterValidator(lambda v: _bounded(v, QUANTITY_DECIMALS, "quantity", L.MAX_QUANTITY, allow_zero=True)),
+]
 UnitPrice = Annotated[
     DecimalString,
     AfterValidator(lambda v: _bounded(v, UNIT_PRICE_DECIMALS, "unit_price", L.MAX_UNIT_PRICE, allow_zero=True)),
@@ -100,6 +108,22 @@ class LineIn(BaseModel):
     description: Annotated[str, Field(max_length=L.LINE_DESCRIPTION_MAX)] = ""
     quantity: Quantity
     unit_price: UnitPrice
+
+
+def _unique(lines: list[LineIn] | list[ChangeLineIn]) -> None:
+    ids = [ln.line_id for ln in lines]
+    if len(ids) != len(set(ids)):
+        raise ValueError("line_id values must be unique")
+
+
+def _said(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# A reason a person gives (a void, a change order): required, not blank.
+Reason = Annotated[str, Field(min_length=1, max_length=L.TEXT_MAX), AfterValidator(_said)]
 
 
 class JobIn(BaseModel):
@@ -124,10 +148,46 @@ class JobIn(BaseModel):
     @field_validator("lines")
     @classmethod
     def _unique_lines(cls, v: list[LineIn]) -> list[LineIn]:
-        ids = [ln.line_id for ln in v]
-        if len(ids) != len(set(ids)):
-            raise ValueError("line_id values must be unique")
+        _unique(v)
         return v
+
+
+class ChangeLineIn(BaseModel):
+    """One line of a change order (R15): an existing ``line_id`` with what changes, or a new line
+    (``item_code``, ``quantity`` and ``unit_price`` required). Quantity ``"0"`` removes a line's scope."""
+
+    model_config = _STRICT
+    line_id: Id
+    item_code: Annotated[str, Field(min_length=1, max_length=L.ITEM_CODE_MAX)] | None = None
+    description: Annotated[str, Field(max_length=L.LINE_DESCRIPTION_MAX)] | None = None
+    quantity: QuantityOrZero | None = None
+    unit_price: UnitPrice | None = None
+
+
+class ChangeOrderIn(BaseModel):
+    """R15: change a job's lines; ``date`` defaults to today's business date."""
+
+    model_config = _strict({"date": "2026-12-01", "reason": "Customer added a second floor",
+                            "lines": [{"line_id": "1", "quantity": "12"},
+                                      {"line_id": "9", "item_code": "EXTRA", "description": "Extra work",
+                                       "quantity": "1", "unit_price": "3200.00"}]})  # fmt: skip
+    date: Date | None = None
+    reason: Reason
+    lines: Annotated[list[ChangeLineIn], Field(min_length=1, max_length=L.CHANGE_ORDER_LINES)]
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_lines(cls, v: list[ChangeLineIn]) -> list[ChangeLineIn]:
+        _unique(v)
+        return v
+
+
+class VoidIn(BaseModel):
+    """R14: void an invoice by a credit note; ``void_date`` defaults to today's business date."""
+
+    model_config = _strict({"reason": "Billed the wrong amount", "void_date": "2026-12-01"})
+    reason: Reason
+    void_date: Date | None = None
 
 
 class _Heading(BaseModel):

@@ -123,6 +123,13 @@ class Job:
     created_token: str | None = None
     final_token: str | None = None
     created_by: Actor = field(default_factory=lambda: actor_or_unknown(None))  # R20; jobs before it: unknown
+    change_order_count: int = 0  # R15: the last change order is CO-<count>
+    # R15: Idempotency tokens of the last change orders -> their ids (a resend finds its change order)
+    change_order_tokens: dict[str, str] = field(default_factory=dict)
+    reopen_count: int = 0  # R14: finals voided
+    # R14: the tokens of voided finals' requests -> their invoice (a late resend gets that invoice back)
+    voided_final_tokens: dict[str, str] = field(default_factory=dict)
+    reopened_at: str | None = None
 
     @property
     def deposits_billed(self) -> Decimal:
@@ -172,6 +179,9 @@ class Job:
             "final_invoice_id": self.final_invoice_id,
             "billing": self.billing(),
             "created_by": self.created_by,
+            "change_order_count": self.change_order_count,
+            "reopen_count": self.reopen_count,
+            "reopened_at": self.reopened_at,
         }
 
     def state(self) -> dict[str, Any]:
@@ -203,6 +213,11 @@ class Job:
             "created_token": self.created_token or "",
             "final_token": self.final_token or "",
             "created_by": self.created_by,
+            "change_order_count": self.change_order_count,
+            "change_order_tokens": dict(self.change_order_tokens),
+            "reopen_count": self.reopen_count,
+            "voided_final_tokens": dict(self.voided_final_tokens),
+            "reopened_at": self.reopened_at or "",
         }
 
     @classmethod
@@ -234,6 +249,11 @@ class Job:
             created_token=s.get("created_token") or None,
             final_token=s.get("final_token") or None,
             created_by=actor_or_unknown(s.get("created_by")),
+            change_order_count=int(s.get("change_order_count", 0)),
+            change_order_tokens=dict(s.get("change_order_tokens") or {}),
+            reopen_count=int(s.get("reopen_count", 0)),
+            voided_final_tokens=dict(s.get("voided_final_tokens") or {}),
+            reopened_at=s.get("reopened_at") or None,
         )
 
 
@@ -258,6 +278,7 @@ class Record:
     failure_reason: str | None = None
     updated_at: str | None = None
     created_by: Actor = field(default_factory=lambda: actor_or_unknown(None))  # R20; records before it: unknown
+    credit_note_id: str | None = None  # R14: the credit note that voided its deposit invoice
 
     def to_api(self) -> RecordDoc:
         return {
@@ -275,6 +296,7 @@ class Record:
             "schedule": self.scheduled,
             "invoice_id": self.invoice_id,
             "failure_reason": self.failure_reason,
+            "credit_note_id": self.credit_note_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "created_by": self.created_by,
@@ -300,6 +322,7 @@ class Record:
             failure_reason=d.get("failure_reason"),
             updated_at=d.get("updated_at"),
             created_by=actor_or_unknown(d.get("created_by")),
+            credit_note_id=d.get("credit_note_id"),
         )
 
 

@@ -17,9 +17,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from . import pending, service
+from . import change_orders, pending, service, voids
 from .documents import (
     SEGMENTS,
+    ChangeOrderCreated,
+    ChangeOrderList,
     EntryList,
     ErrorBody,
     FinalCreated,
@@ -35,9 +37,10 @@ from .documents import (
     SettingsDoc,
     ShipmentList,
     TrialBalanceDoc,
+    Voided,
 )
 from .http import Role, actor, declare_role, idempotent, json_response, kind_of
-from .inputs import FinalIn, JobIn, RecordIn, RecordPatchIn, SettingsIn
+from .inputs import ChangeOrderIn, FinalIn, JobIn, RecordIn, RecordPatchIn, SettingsIn, VoidIn
 from .limits import ID_MAX, ID_PATTERN, NEXT_TOKEN_MAX
 
 progress = Router()
@@ -53,7 +56,8 @@ _ERRORS = {
     401: "No valid bearer token (UNAUTHORIZED)",
     403: "The caller's groups do not allow this (FORBIDDEN)",
     404: "Unknown job, record or invoice (NOT_FOUND)",
-    409: "The state does not allow it: ALREADY_EXISTS, JOB_FINALIZED, NOT_PENDING, IDEMPOTENCY_CONFLICT, CONFLICT",
+    409: "The state does not allow it: ALREADY_EXISTS, JOB_FINALIZED, NOT_PENDING, NOT_VOIDABLE, ALREADY_VOIDED, "
+    "IDEMPOTENCY_CONFLICT, CONFLICT",
     422: "Invalid fields, each named in details (VALIDATION_ERROR), or OVERBILLING",
     500: "A fault of the service; nothing was changed and the request can be retried (INTERNAL_ERROR)",
     503: "Too many concurrent changes to the job; retry after Retry-After seconds (BUSY)",
@@ -258,6 +262,32 @@ def list_journal_entries(job_id: PathId) -> Response[str]:
     return json_response({"items": service.job_partition(kind_of(api), job_id).entries})
 
 
+@job_route(
+    api,
+    "POST",
+    "/<job_id>/change-orders",
+    responses(201, ChangeOrderCreated, "The change order and the job as it changed", 400, 404, 409, 422, 503),
+    "change orders",
+    role=Role.CLERK,
+)
+def create_change_order(job_id: PathId, body: ChangeOrderIn) -> Response[str]:
+    """Change the lines of {a_kind} (R15)"""
+    kind = kind_of(api)
+    body_sent = api.current_event.json_body
+    by = actor(api)
+    return idempotent(
+        api, body_sent, lambda token: (change_orders.create_change_order(kind, job_id, body, token, by=by), 201)
+    )
+
+
+@job_route(
+    api, "GET", "/<job_id>/change-orders", responses(200, ChangeOrderList, "The change orders", 404), "change orders"
+)
+def list_change_orders(job_id: PathId) -> Response[str]:
+    """The {kind}'s change orders, CO-1 first (R15)"""
+    return json_response({"items": change_orders.list_change_orders(kind_of(api), job_id)})
+
+
 @route(api, "GET", "/orders/<job_id>/shipments", responses(200, ShipmentList, "The shipments", 404), "shipments")
 def list_order_shipments(job_id: PathId) -> Response[str]:
     """The order's shipments (R8)"""
@@ -271,6 +301,21 @@ def list_order_shipments(job_id: PathId) -> Response[str]:
 def get_invoice(invoice_id: PathId) -> Response[str]:
     """One invoice"""
     return json_response(service.get_invoice(invoice_id))
+
+
+@route(
+    api,
+    "POST",
+    "/invoices/<invoice_id>/void",
+    responses(201, Voided, "The credit note and the invoice it voided", 400, 404, 409, 422, 503),
+    "invoices",
+    role=Role.ADMIN,
+)
+def void_invoice(invoice_id: PathId, body: VoidIn) -> Response[str]:
+    """Void an invoice by a credit note (R14; group billing-admins)"""
+    body_sent = api.current_event.json_body
+    by = actor(api)
+    return idempotent(api, body_sent, lambda token: (voids.void_invoice(invoice_id, body, token, by=by), 201))
 
 
 @route(api, "GET", "/ledger/trial-balance", responses(200, TrialBalanceDoc, "The trial balance"), "ledger")

@@ -4,11 +4,13 @@
 the books goes through; ``queries`` the reads. Business code imports this package, never pynamodb.
 """
 
-from .commit import Change, commit, put_rejected_shipment, put_shipment_conflict
+from .commit import Change, Void, commit, put_rejected_shipment, put_shipment_conflict
 from .items import bind
 from .queries import (
     JobPartition,
     Snapshot,
+    Voidable,
+    get_change_order,
     get_invoice,
     get_job,
     get_record,
@@ -20,6 +22,7 @@ from .queries import (
     read_for_change,
     read_job_and_record,
     read_job_partition,
+    read_voidable,
     trial_balance,
 )
 
@@ -27,8 +30,11 @@ __all__ = [
     "Change",
     "JobPartition",
     "Snapshot",
+    "Void",
+    "Voidable",
     "bind",
     "commit",
+    "get_change_order",
     "get_invoice",
     "get_job",
     "get_record",
@@ -42,5 +48,6 @@ __all__ = [
     "read_for_change",
     "read_job_and_record",
     "read_job_partition",
+    "read_voidable",
     "trial_balance",
 ]

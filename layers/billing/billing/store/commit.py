@@ -13,12 +13,13 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from ..books import Issued, Posting
-from ..documents import RecordStatus, ShipmentDoc
+from ..documents import ChangeOrderDoc, RecordStatus, ShipmentDoc, ShipmentStatus
 from ..errors import AlreadyExists, Conflict, RecordExists
 from ..model import Job, Record
 from .items import (
     COUNTER_KEY,
     BalanceItem,
+    ChangeOrderItem,
     CounterItem,
     EntryItem,
     InvoiceItem,
@@ -28,6 +29,7 @@ from .items import (
     ShipmentItem,
     balance_key,
     bind,
+    change_order_key,
     connection,
     invoice_key,
     job_item,
@@ -45,6 +47,16 @@ _STILL_PENDING = RecordItem.status == RecordStatus.PENDING.value
 
 
 @dataclass
+class Void:
+    """R14: what a void writes on the invoice it voids (both copies), and on its shipment if any."""
+
+    invoice_id: str
+    marks: dict[str, Any]  # the fields the original gains (status voided, its credit note, why, when, who)
+    token: str | None = None  # the void request's Idempotency token, kept on the original
+    shipment_id: str | None = None  # a shipment invoice's shipment: marked ``invoice_voided``
+
+
+@dataclass
 class Change:
     """One atomic change to the books: written by ``commit`` in a single transaction."""
 
@@ -59,6 +71,8 @@ class Change:
     # The status each written record must still have (default: pending); a retried one was failed.
     previous_status: dict[str, RecordStatus] = field(default_factory=dict)
     cancelled_at: str = ""
+    void: Void | None = None  # R14: the invoice ``issued`` (a credit note) voids
+    change_order: ChangeOrderDoc | None = None  # R15: the change order that changed ``job``'s lines
 
 
 def commit(change: Change) -> None:
@@ -102,6 +116,15 @@ def commit(change: Change) -> None:
                 labels += _issue(tx, job, change.issued, change.counter_read)
             if change.shipment is not None:
                 labels += _record_shipment(tx, change.shipment, job.kind, job.id)
+            if change.void is not None:
+                labels += _void(tx, job, change.void, str(change.issued.invoice_id if change.issued else ""))
+            if change.change_order is not None:
+                co = change.change_order
+                tx.save(
+                    ChangeOrderItem(*change_order_key(job.kind, job.id, co["change_order_id"]), data=stored(co)),
+                    condition=ChangeOrderItem.pk.does_not_exist(),
+                )
+                labels.append("change_order")
     except TransactWriteError as e:
         job.version = expected
         failed, reasons = _cancelled(e, labels)
@@ -146,6 +169,29 @@ def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None
     for p in issued.postings:
         _post(tx, p)
     return ["counter", "invoice", "invoice", "entry"] + ["balance"] * len(issued.postings)
+
+
+def _void(tx: TransactWrite, job: Job, void: Void, credit_note_id: str) -> list[str]:
+    """Mark the voided invoice (both copies: each only if not voided yet) and its shipment, if any."""
+    actions: list[Any] = [InvoiceItem.data[k].set(v) for k, v in stored(void.marks).items()]
+    if void.token:
+        actions.append(InvoiceItem.void_token.set(void.token))
+    not_voided = InvoiceItem.pk.exists() & InvoiceItem.data["voided_by_invoice_id"].does_not_exist()
+    for key in (job_key(job.kind, job.id, Owned.INVOICE, void.invoice_id), invoice_key(void.invoice_id)):
+        tx.update(InvoiceItem(*key), actions=actions, condition=not_voided)
+    if void.shipment_id is None:
+        return ["voided", "voided"]
+    invoiced = ShipmentItem.data["status"] == ShipmentStatus.INVOICED.value
+    for key in (shipment_guard_key(void.shipment_id), job_key(job.kind, job.id, Owned.SHIPMENT, void.shipment_id)):
+        tx.update(
+            ShipmentItem(*key),
+            actions=[
+                ShipmentItem.data["status"].set(ShipmentStatus.INVOICE_VOIDED.value),
+                ShipmentItem.data["credit_note_id"].set(credit_note_id),
+            ],
+            condition=invoiced,
+        )
+    return ["voided", "voided", "shipment", "shipment"]
 
 
 def _post(tx: TransactWrite, p: Posting) -> None:

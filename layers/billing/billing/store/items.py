@@ -7,6 +7,7 @@ Keys (``pk`` / ``sk``)::
                       INV#<invoice_id>   invoices of the job
                       JE#<entry_id>      journal entries of the job
                       SHIP#<shipment_id> shipments of an order
+                      CO#<000001>        change orders (R15), numbered per job
     INVOICE#<id>      #INVOICE           copy of an immutable invoice, for GET /invoices/{id}
     SHIPMENT#<id>     #SHIPMENT          shipment guard: a shipment id is recorded once (R8)
                       CONFLICT#<hash>    a later message with that id and other content (R8)
@@ -58,6 +59,12 @@ class Owned(StrEnum):
     INVOICE = "INV#"
     ENTRY = "JE#"
     SHIPMENT = "SHIP#"
+    CHANGE_ORDER = "CO#"
+
+
+def change_order_key(kind: str, job_id: str, change_order_id: str) -> Key:
+    """``CO-12`` is stored as ``CO#000012``, so the job's change orders sort by number."""
+    return job_key(kind, job_id, Owned.CHANGE_ORDER, f"{int(change_order_id.split('-')[1]):06d}")
 
 
 def job_pk(kind: str, job_id: str) -> str:
@@ -170,7 +177,8 @@ class RecordItem(Item, discriminator="record"):
 
 
 class InvoiceItem(Item, discriminator="invoice"):
-    pass
+    # R11: the token of the void request that voided it (never in ``data``: not part of the document)
+    void_token = UnicodeAttribute(null=True)
 
 
 class EntryItem(Item, discriminator="entry"):
@@ -178,6 +186,10 @@ class EntryItem(Item, discriminator="entry"):
 
 
 class ShipmentItem(Item, discriminator="shipment"):
+    pass
+
+
+class ChangeOrderItem(Item, discriminator="change_order"):
     pass
 
 
@@ -197,7 +209,10 @@ class BalanceItem(Item, discriminator="balance"):
     credit = DecimalAttribute()
 
 
-MODELS = (Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, CounterItem, SettingsItem, BalanceItem)
+MODELS = (
+    Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, ChangeOrderItem, CounterItem, SettingsItem,
+    BalanceItem,
+)  # fmt: skip
 _bound: tuple[str, str, str | None] | None = None
 
 

@@ -11,7 +11,15 @@ from typing import Any, cast
 
 from pynamodb.exceptions import PutError
 
-from ..documents import InvoiceDoc, JournalEntryDoc, RecordDoc, ShipmentDoc, actor_or_unknown
+from ..documents import (
+    ChangeOrderDoc,
+    InvoiceDoc,
+    InvoiceStatus,
+    JournalEntryDoc,
+    RecordDoc,
+    ShipmentDoc,
+    actor_or_unknown,
+)
 from ..errors import BadRequest, Conflict, NotFound
 from ..model import Job, Record, Settings
 from .items import (
@@ -21,15 +29,18 @@ from .items import (
     PENDING_PARTITION,
     SETTINGS_KEY,
     BalanceItem,
+    ChangeOrderItem,
     CounterItem,
     EntryItem,
     InvoiceItem,
     Item,
     JobItem,
+    Owned,
     RecordItem,
     SettingsItem,
     ShipmentItem,
     bind,
+    change_order_key,
     invoice_key,
     job_from_item,
     job_key,
@@ -88,9 +99,14 @@ def get_shipment(shipment_id: str) -> ShipmentDoc | None:
 
 
 def authored(doc: dict[str, Any]) -> dict[str, Any]:
-    """A stored record or invoice with its ``created_by`` (R20); written before R20: ``unknown``."""
+    """A stored record or invoice with its ``created_by`` (R20; written before R20: ``unknown``), and
+    an invoice with its ``status`` (R14; issued before voids existed: ``issued``)."""
     if "created_by" not in doc:
         doc["created_by"] = actor_or_unknown(None)
+    if "invoice_id" in doc and "number" in doc and "status" not in doc:
+        doc["status"] = InvoiceStatus.ISSUED.value
+    if "schedule" in doc and "credit_note_id" not in doc:  # a record written before R14
+        doc["credit_note_id"] = None
     return doc
 
 
@@ -101,13 +117,14 @@ class JobPartition:
     invoices: list[InvoiceDoc]
     entries: list[JournalEntryDoc]
     shipments: list[ShipmentDoc]
+    change_orders: list[ChangeOrderDoc]
 
 
 def read_job_partition(kind: str, job_id: str) -> JobPartition:
     """Everything a job owns in one Query (paged by DynamoDB only past 1 MB)."""
     bind()
     job: Job | None = None
-    out: dict[type, list[Any]] = {RecordItem: [], InvoiceItem: [], EntryItem: [], ShipmentItem: []}
+    out: dict[type, list[Any]] = {RecordItem: [], InvoiceItem: [], EntryItem: [], ShipmentItem: [], ChangeOrderItem: []}
     for it in Item.query(job_pk(kind, job_id), consistent_read=True):
         if isinstance(it, JobItem):
             job = job_from_item(it)
@@ -117,7 +134,7 @@ def read_job_partition(kind: str, job_id: str) -> JobPartition:
             out[type(it)].append(plain(it.data))
     if job is None:
         raise NotFound(f"{kind} {job_id} not found")
-    return JobPartition(job, out[RecordItem], out[InvoiceItem], out[EntryItem], out[ShipmentItem])
+    return JobPartition(job, out[RecordItem], out[InvoiceItem], out[EntryItem], out[ShipmentItem], out[ChangeOrderItem])
 
 
 def get_job(kind: str, job_id: str) -> Job:
@@ -148,6 +165,60 @@ def get_record(kind: str, job_id: str, record_id: str) -> Record | None:
     except RecordItem.DoesNotExist:
         return None
     return Record.from_api(plain(it.data))
+
+
+@dataclass
+class Voidable:
+    """What a void (R14) is decided on: the invoice, and in one more read its job's snapshot, its
+    journal entry and (a deposit invoice) its record."""
+
+    invoice: InvoiceDoc
+    void_token: str | None  # the token of the request that voided it, if one did
+    snapshot: Snapshot
+    entry: JournalEntryDoc | None
+    record: Record | None
+
+
+def read_voidable(invoice_id: str) -> Voidable:
+    """Two strongly consistent reads: the invoice (404 if none), then one BatchGetItem of its job,
+    the counter, the settings, its journal entry and, for a deposit invoice, its record."""
+    bind()
+    try:
+        it = InvoiceItem.get(*invoice_key(invoice_id), consistent_read=True)
+    except InvoiceItem.DoesNotExist:
+        raise NotFound(f"invoice {invoice_id} not found") from None
+    invoice = cast(InvoiceDoc, authored(plain(it.data)))
+    kind, job_id = invoice["kind"], invoice["job_id"]
+    keys = [
+        job_key(kind, job_id),
+        COUNTER_KEY,
+        SETTINGS_KEY,
+        job_key(kind, job_id, Owned.ENTRY, invoice["journal_entry_id"]),
+    ]
+    if invoice.get("record_id") and invoice["type"] == "deposit":
+        keys.append(record_key(kind, job_id, invoice["record_id"]))
+    out = Voidable(invoice, it.void_token, Snapshot(None, None, Settings()), None, None)
+    for got in Item.batch_get(keys, consistent_read=True):
+        if isinstance(got, JobItem):
+            out.snapshot.job = job_from_item(got)
+        elif isinstance(got, CounterItem):
+            out.snapshot.counter = int(got.value)
+        elif isinstance(got, SettingsItem):
+            out.snapshot.settings = Settings.from_api(plain(got.data))
+        elif isinstance(got, EntryItem):
+            out.entry = cast(JournalEntryDoc, plain(got.data))
+        elif isinstance(got, RecordItem):
+            out.record = Record.from_api(plain(got.data))
+    return out
+
+
+def get_change_order(kind: str, job_id: str, change_order_id: str) -> ChangeOrderDoc | None:
+    bind()
+    try:
+        it = ChangeOrderItem.get(*change_order_key(kind, job_id, change_order_id), consistent_read=True)
+    except ChangeOrderItem.DoesNotExist:
+        return None
+    return cast(ChangeOrderDoc, plain(it.data))
 
 
 def get_invoice(invoice_id: str) -> InvoiceDoc:
