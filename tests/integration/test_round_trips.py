@@ -110,3 +110,21 @@ def test_the_trial_balance_reads_one_item_per_account_never_the_entries(books):
     balances: list[Any] = []
     operations, items = measured(lambda: balances.extend(ok(books.get("/ledger/trial-balance"))["accounts"]))
     assert (operations, items, len(balances)) == (["Query"], 3, 3)  # receivable, deposits, revenue
+
+
+def test_a_void_reads_the_invoice_then_what_it_changes_in_one_call_and_writes_once(books):
+    """R14: the invoice names its job; one BatchGetItem then reads the job, counter, settings, the
+    invoice's journal entry and (a deposit) its record, and one transaction writes the credit note."""
+    deposit = ok(books.post(f"{ORDER}/progress-billings", {"amount": "100.00"}))["invoice"]
+    void = {"reason": "wrong amount"}
+    cost = measured(lambda: ok(books.post(f"/invoices/{deposit['invoice_id']}/void", void)))
+    assert cost == (["GetItem", *READ_AND_TRANSACT], 1 + 5)
+    final = ok(books.post(f"{ORDER}/final-invoice"))["invoice"]
+    cost = measured(lambda: ok(books.post(f"/invoices/{final['invoice_id']}/void", void)))
+    assert cost == (["GetItem", *READ_AND_TRANSACT], 1 + 4)  # no record to read for a final
+
+
+def test_a_change_order_reads_the_job_alone_and_writes_once(books):
+    """R15: no invoice, so neither the counter nor the settings are read."""
+    body = {"reason": "more", "lines": [{"line_id": "1", "quantity": "11"}]}
+    assert measured(lambda: ok(books.post(f"{ORDER}/change-orders", body))) == (READ_AND_TRANSACT, 1)

@@ -289,6 +289,8 @@ def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = Non
         snap = store.read_for_change(kind, job_id)
         if token and snap.job is not None and snap.job.final_token == token and snap.job.final_invoice_id:
             return {"invoice": store.get_invoice(snap.job.final_invoice_id)}
+        if token and snap.job is not None and token in snap.job.voided_final_tokens:  # voided since (R14)
+            return {"invoice": store.get_invoice(snap.job.voided_final_tokens[token])}
         job = open_job(snap.job, kind, job_id)
         job.final_token = token
         cancelled = sorted(job.pending)
