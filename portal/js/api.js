@@ -69,14 +69,14 @@ export function jobPath(kind, id) {
   return `/${kind}/${encodeURIComponent(id)}`;
 }
 
-/** Every item of a paged list (``next_token``), up to about 2,000. */
-export async function listAll(kind) {
+/** Every item of a paged list at ``path`` (``next_token``), up to about 2,000, ``limit`` a page. */
+export async function listAll(path, limit = 100) {
   let items = [];
   let token = null;
   do {
-    const query = new URLSearchParams({ limit: "100" });
+    const query = new URLSearchParams({ limit: String(limit) });
     if (token) query.set("next_token", token);
-    const page = await api("GET", `/${kind}?${query}`);
+    const page = await api("GET", `${path}?${query}`);
     items = items.concat(page.items || []);
     token = page.next_token;
   } while (token && items.length < 2000);

@@ -30,3 +30,8 @@ export function badge(status, extra) {
   const label = String(status || "").replace(/_/g, " ");
   return h("span", { class: `badge badge-${status}${extra ? " " + extra : ""}` }, label);
 }
+
+/** R14: an open job whose final invoice a credit note voided. */
+export function isReopened(job) {
+  return job.status === "open" && Number(job.reopen_count || 0) > 0;
+}

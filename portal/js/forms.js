@@ -8,11 +8,15 @@ const FIELD_LABELS = {
   invoice_date: "Invoice date", title: "Title", description: "Description",
   item_description: "Item description", amount: "Amt/Pct (amount)", percent: "Amt/Pct (percent)",
   schedule: "Schedule", body: "Request", id: "Job ID", customer_id: "Customer ID",
-  customer_name: "Customer name", currency: "Currency", lines: "Lines",
-  "Idempotency-Key": "Idempotency key",
+  customer_name: "Customer name", currency: "Currency", lines: "Lines", reason: "Reason",
+  void_date: "Void date", date: "Date", "Idempotency-Key": "Idempotency key",
 };
 
-function fieldLabel(field) {
+/** The field's label: the form's own (the input it names, by its aria-label or data-label), else a generic one. */
+function fieldLabel(field, form) {
+  const input = field && form ? form.querySelector(`[data-field="${CSS.escape(field)}"]`) : null;
+  const own = input && (input.getAttribute("aria-label") || input.dataset.label);
+  if (own && /^lines\[/.test(field)) return own;
   const line = /^lines\[(\d+)\]\.(\w+)$/.exec(field || "");
   if (line) return `Line ${Number(line[1]) + 1} ${line[2].replace(/_/g, " ")}`;
   return FIELD_LABELS[field] || field || "Request";
@@ -25,6 +29,16 @@ const NOT_PENDING = {
   retry: "Only a failed record can be retried; this one is no longer failed.",
 };
 
+// What JOB_FINALIZED and FORBIDDEN mean for a void (R14) and a change order (R15).
+const FINALIZED = {
+  change: (noun) => `This ${noun} is finalized: its final invoice was issued, so its lines cannot change. ` +
+    "Void the final invoice to reopen it first.",
+};
+const FORBIDDEN = {
+  void: "Only a billing administrator (group billing-admins) can void an invoice.",
+  change: "Only billing clerks and administrators can issue a change order.",
+};
+
 function plainMessage(err, noun, currency, action) {
   const detail = err.details[0] || {};
   switch (err.code) {
@@ -35,6 +49,8 @@ function plainMessage(err, noun, currency, action) {
       }
       return capitalize(err.message);
     case "JOB_FINALIZED":
+      if (action === "void") return capitalize(err.message);  // names the final invoice to void first
+      if (FINALIZED[action]) return FINALIZED[action](noun);
       return `This ${noun} is finalized: its final invoice was issued, so nothing more can be billed.`;
     case "NOT_PENDING":
       return NOT_PENDING[action] || NOT_PENDING.cancel;
@@ -49,7 +65,7 @@ function plainMessage(err, noun, currency, action) {
     case "UNAUTHORIZED":
       return "You are not signed in (the service needs a valid token).";
     case "FORBIDDEN":
-      return "You are not allowed to do this.";
+      return FORBIDDEN[action] || "You are not allowed to do this.";
     default:
       return capitalize(err.message);
   }
@@ -57,13 +73,13 @@ function plainMessage(err, noun, currency, action) {
 
 /**
  * Show an API error in a form's error box and mark the fields it names. ``action`` (cancel, edit,
- * retry) words a NOT_PENDING refusal.
+ * retry, void, change) words a NOT_PENDING, JOB_FINALIZED or FORBIDDEN refusal.
  */
 export function showFormError(box, form, err, noun, currency, action = "cancel") {
   clearFormError(box, form);
   const children = [h("strong", {}, plainMessage(err, noun, currency, action))];
   if (err.code === "VALIDATION_ERROR" && err.details.length) {
-    children.push(h("ul", {}, err.details.map((d) => h("li", {}, `${fieldLabel(d.field)}: ${d.message}`))));
+    children.push(h("ul", {}, err.details.map((d) => h("li", {}, `${fieldLabel(d.field, form)}: ${d.message}`))));
   }
   box.replaceChildren(...children);
   box.hidden = false;

@@ -1,11 +1,15 @@
-/* Invoices: the job's invoice list, and the selected invoice shown as a document. */
+/* Invoices: the job's invoice list, and the selected invoice shown as a document, with Void on an
+ * issued invoice (admins, R14) and the links between a voided invoice and its credit note. */
 
 import { api } from "./api.js";
 import { $, capitalize, clear, h } from "./dom.js";
 import { badge, money } from "./format.js";
 import { state } from "./state.js";
+import { canVoid, openVoidDialog } from "./voids.js";
 
-const INVOICE_TYPES = { deposit: "Deposit invoice", shipment: "Shipment invoice", final: "Final invoice" };
+const INVOICE_TYPES = {
+  deposit: "Deposit invoice", shipment: "Shipment invoice", final: "Final invoice", credit_note: "Credit note",
+};
 
 /** A button that opens an invoice (and scrolls to it), or "—" without one. */
 export function invoiceLink(invoiceId) {
@@ -23,12 +27,14 @@ export function renderInvoices() {
   for (const inv of state.invoices) {
     body.append(h("tr", {
       "data-invoice-row": inv.invoice_id, "aria-selected": inv.invoice_id === state.invoiceId ? "true" : "false",
+      class: inv.status === "voided" ? "row-voided" : null,
       onclick: () => openInvoice(inv.invoice_id, false),
     },
     h("td", {}, invoiceLink(inv.invoice_id)),
     h("td", {}, badge(inv.type)),
     h("td", { class: "nowrap" }, inv.invoice_date),
     h("td", {}, inv.title || "—"),
+    h("td", {}, badge(inv.status || "issued"), voidedNote(inv)),
     h("td", { class: "num" }, money(inv.total, inv.currency))));
   }
 }
@@ -39,6 +45,13 @@ export function renderOpenInvoice() {
   const open = state.invoiceId || (last ? last.invoice_id : null);
   if (open) openInvoice(open, false);
   else renderInvoicePlaceholder();
+}
+
+/** Under a voided invoice's status: its credit note; under a credit note's: what it voids. */
+function voidedNote(inv) {
+  if (inv.voided_by_invoice_id) return h("span", { class: "sub" }, "by ", invoiceLink(inv.voided_by_invoice_id));
+  if (inv.voids_invoice_id) return h("span", { class: "sub" }, "voids ", invoiceLink(inv.voids_invoice_id));
+  return null;
 }
 
 function markSelectedInvoice() {
@@ -71,14 +84,39 @@ async function openInvoice(invoiceId, scroll) {
 function renderInvoice(inv) {
   const view = clear($("#invoice-view"));
   view.setAttribute("aria-label", `Invoice ${inv.number}`);
+  view.classList.toggle("is-voided", inv.status === "voided");
+  view.classList.toggle("is-credit", inv.type === "credit_note");
+  // A credit note's description is its reason, which its stamp shows already.
+  const description = inv.type === "credit_note" && inv.description === inv.reason ? "" : inv.description;
   const parts = [
+    invoiceStamp(inv),
     invoiceHead(inv),
     inv.title ? h("p", { class: "invoice-title" }, inv.title) : null,
-    inv.description ? h("p", { class: "invoice-desc" }, inv.description) : null,
+    description ? h("p", { class: "invoice-desc" }, description) : null,
     invoiceLines(inv),
     h("div", { class: "invoice-bottom" }, invoiceRefs(inv), billingBlock(inv)),
   ];
   view.append(...parts.filter(Boolean));
+}
+
+/** The band above a voided invoice (its credit note, when, who, why) or a credit note (what it voids, why). */
+function invoiceStamp(inv) {
+  if (inv.status === "voided") {
+    const by = inv.voided_by && inv.voided_by.username;
+    return h("p", { class: "invoice-stamp", "data-stamp": "voided" },
+      h("strong", {}, "Voided"),
+      " by credit note ", invoiceLink(inv.voided_by_invoice_id),
+      inv.voided_at ? ` on ${inv.voided_at.slice(0, 10)}` : "", by ? ` by ${by}` : "",
+      inv.void_reason ? h("span", { class: "stamp-reason" }, `Reason: ${inv.void_reason}`) : null);
+  }
+  if (inv.type === "credit_note") {
+    const voided = INVOICE_TYPES[inv.voids_invoice_type] || "Invoice";
+    return h("p", { class: "invoice-stamp credit", "data-stamp": "credit_note" },
+      h("strong", {}, "Credit note"),
+      ` Voids ${voided.toLowerCase()} `, invoiceLink(inv.voids_invoice_id),
+      inv.reason ? h("span", { class: "stamp-reason" }, `Reason: ${inv.reason}`) : null);
+  }
+  return null;
 }
 
 function invoiceHead(inv) {
@@ -89,15 +127,21 @@ function invoiceHead(inv) {
       h("p", { class: "invoice-number" }, inv.number),
       h("p", {}, h("span", { class: "muted" }, "Bill to "), inv.customer_name || "",
         inv.customer_id ? h("span", { class: "muted" }, ` (${inv.customer_id})`) : null)),
-    h("dl", { class: "invoice-meta" },
-      h("dt", {}, "Invoice date"), h("dd", {}, inv.invoice_date),
-      h("dt", {}, kindNoun), h("dd", {}, inv.job_id),
-      h("dt", {}, "Type"), h("dd", {}, badge(inv.type)),
-      h("dt", {}, "Currency"), h("dd", {}, inv.currency)));
+    h("div", { class: "invoice-side" },
+      h("dl", { class: "invoice-meta" },
+        h("dt", {}, "Invoice date"), h("dd", {}, inv.invoice_date),
+        h("dt", {}, kindNoun), h("dd", {}, inv.job_id),
+        h("dt", {}, "Type"), h("dd", {}, badge(inv.type)),
+        h("dt", {}, "Status"), h("dd", {}, badge(inv.status || "issued")),
+        h("dt", {}, "Currency"), h("dd", {}, inv.currency)),
+      canVoid(inv) ? h("button", {
+        type: "button", class: "btn btn-danger-outline btn-sm", "data-action": "void",
+        "aria-label": `Void invoice ${inv.number}`, onclick: () => openVoidDialog(inv),
+      }, "Void") : null));
 }
 
 function invoiceLines(inv) {
-  const rows = inv.lines.map((line) => invoiceLine(line, inv.currency));
+  const rows = inv.lines.map((line) => invoiceLine(line, inv));
   return h("table", { class: "table invoice-lines" },
     h("caption", { class: "visually-hidden" }, `Lines of invoice ${inv.number}`),
     h("thead", {}, h("tr", {},
@@ -106,17 +150,25 @@ function invoiceLines(inv) {
       h("th", { scope: "col", class: "num" }, "Amount"))),
     h("tbody", {}, rows),
     h("tfoot", {}, h("tr", {},
-      h("td", { colspan: "4" }, inv.type === "final" ? "Balance due" : "Total"),
+      h("td", { colspan: "4" }, { final: "Balance due", credit_note: "Total credited" }[inv.type] || "Total"),
       h("td", { class: "num", "data-total": "" }, money(inv.total, inv.currency)))));
 }
 
-function invoiceLine(line, currency) {
+function invoiceLine(line, inv) {
+  const currency = inv.currency;
   const notes = [];
-  if (line.percent !== null && line.percent !== undefined) {
-    notes.push(h("span", { class: "sub" }, `${line.percent}% of the job total`));
-  }
-  if (line.reverses_invoice_id) {
-    notes.push(h("span", { class: "sub reverses" }, "Reverses ", invoiceLink(line.reverses_invoice_id)));
+  if (line.reverses_line !== undefined) {
+    // a credit note's line: the original line it negates (of a final invoice: maybe a deposit reversal)
+    notes.push(h("span", { class: "sub reverses" }, `Reverses line ${line.reverses_line} of `,
+      invoiceLink(inv.voids_invoice_id),
+      line.reverses_invoice_id ? [" (the reversal of ", invoiceLink(line.reverses_invoice_id), ")"] : null));
+  } else {
+    if (line.percent !== null && line.percent !== undefined) {
+      notes.push(h("span", { class: "sub" }, `${line.percent}% of the job total`));
+    }
+    if (line.reverses_invoice_id) {
+      notes.push(h("span", { class: "sub reverses" }, "Reverses ", invoiceLink(line.reverses_invoice_id)));
+    }
   }
   return h("tr", { class: line.reverses_invoice_id ? "reversal" : null },
     h("td", { class: "code" }, line.code),
@@ -150,6 +202,9 @@ function invoiceRefs(inv) {
   if (inv.cancelled_record_ids && inv.cancelled_record_ids.length) {
     refs.push(h("span", {}, `Cancelled ${inv.cancelled_record_ids.length} scheduled record(s)`));
   }
-  if (inv.issued_at) refs.push(h("span", {}, `Issued ${inv.issued_at.replace("T", " ").slice(0, 19)} UTC`));
+  if (inv.issued_at) {
+    const by = inv.created_by && inv.created_by.username;
+    refs.push(h("span", {}, `Issued ${inv.issued_at.replace("T", " ").slice(0, 19)} UTC${by ? ` by ${by}` : ""}`));
+  }
   return h("div", { class: "invoice-refs" }, refs);
 }

@@ -2,11 +2,11 @@
 
 import { listAll } from "./api.js";
 import { $, clear, h } from "./dom.js";
-import { badge, share } from "./format.js";
+import { badge, isReopened, share } from "./format.js";
 import { KIND_PATH, reload, state } from "./state.js";
 
 export async function loadJobs() {
-  const [orders, projects] = await Promise.all([listAll("orders"), listAll("projects")]);
+  const [orders, projects] = await Promise.all([listAll("/orders"), listAll("/projects")]);
   state.jobs = orders.concat(projects)
     .sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)));
   renderJobList();
@@ -40,7 +40,7 @@ function jobItem(job) {
   h("span", { class: "job-item-top" },
     h("span", {}, h("span", { class: "badge badge-kind" }, job.kind), " ",
       h("span", { class: "job-item-id" }, job.id)),
-    badge(job.status)),
+    isReopened(job) ? badge("reopened") : badge(job.status)),  // reopened (R14): open again
   h("span", { class: "job-item-meta" },
     h("span", {}, job.customer_name),
     h("span", {}, `${job.total} ${job.currency}`)),

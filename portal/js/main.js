@@ -9,10 +9,12 @@
  * and renders it through the view modules, and starts the page.
  */
 
-import { api, jobPath } from "./api.js";
+import { api, jobPath, listAll } from "./api.js";
+import { bindChangeDialog, renderChangeOrders } from "./changeorders.js";
 import { $, capitalize, showBanner } from "./dom.js";
 import { bindEditDialog } from "./edit.js";
 import { bindFinalDialog } from "./final.js";
+import { renderUser } from "./identity.js";
 import { renderInvoices, renderOpenInvoice } from "./invoices.js";
 import { bindJobList, loadJobs, renderJobList, replaceListedJob } from "./jobs.js";
 import { renderLedger } from "./ledger.js";
@@ -22,6 +24,7 @@ import { loadSettings } from "./settings.js";
 import { renderShipments } from "./shipments.js";
 import { KIND_NOUN, setReloader, state } from "./state.js";
 import { renderHeader, renderLines, renderSummary } from "./summary.js";
+import { bindVoidDialog } from "./voids.js";
 
 function fromHash() {
   const match = /^#\/(orders|projects)\/(.+)$/.exec(location.hash);
@@ -50,16 +53,18 @@ async function loadCurrent() {
   const { kind, id } = state.current;
   const base = jobPath(kind, id);
   try {
-    const [job, records, invoices, entries, shipments] = await Promise.all([
+    const [job, records, invoices, entries, shipments, changeOrders] = await Promise.all([
       api("GET", base),
       api("GET", `${base}/progress-billings`),
       api("GET", `${base}/invoices`),
       api("GET", `${base}/ledger`),
       kind === "orders" ? api("GET", `${base}/shipments`) : Promise.resolve({ items: [] }),
+      listAll(`${base}/change-orders`, 50),
     ]);
     if (seq !== state.loadSeq) return;
     Object.assign(state, {
       job, records: records.items, invoices: invoices.items, entries: entries.items, shipments: shipments.items,
+      changeOrders,
     });
     replaceListedJob(job);
     showBanner("");
@@ -74,6 +79,7 @@ function renderJob() {
   renderHeader();
   renderSummary();
   renderLines();
+  renderChangeOrders();
   renderRecordForm();
   renderRecords();
   renderInvoices();
@@ -97,6 +103,8 @@ function bindEvents() {
   bindRecordForm();
   bindEditDialog();
   bindFinalDialog();
+  bindVoidDialog();
+  bindChangeDialog();
   bindRegisterDialog();
   document.querySelectorAll("dialog [data-close]").forEach((b) =>
     b.addEventListener("click", () => b.closest("dialog").close()));
@@ -107,6 +115,7 @@ function bindEvents() {
 async function start() {
   setReloader(loadCurrent);
   bindEvents();
+  renderUser();
   loadSettings();
   try {
     await loadJobs();

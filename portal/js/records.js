@@ -1,5 +1,6 @@
 /* Progress billing: the record form (Create now or Schedule, by amount or percent) and the records,
- * with Edit and Cancel on a pending record and Retry on a failed one. */
+ * with Edit and Cancel on a pending record and Retry on a failed one; a voided record links its
+ * credit note (R14). */
 
 import { api, forgetKey, jobPath, keyFor } from "./api.js";
 import { $, clear, h, toast } from "./dom.js";
@@ -28,7 +29,8 @@ export function renderRecords() {
 
 function recordRow(r) {
   const subtitle = [r.item_description, r.description].filter(Boolean).join(" · ");
-  return h("tr", { "data-record": r.record_id, class: r.status === "cancelled" ? "row-muted" : null },
+  const muted = r.status === "cancelled" || r.status === "voided";
+  return h("tr", { "data-record": r.record_id, class: muted ? "row-muted" : null },
     h("td", { class: "nowrap" }, r.invoice_date,
       r.schedule ? h("span", { class: "sub" }, "scheduled") : null),
     h("td", {}, h("span", { class: "cell-title" }, r.title || "(no title)"),
@@ -37,7 +39,8 @@ function recordRow(r) {
     h("td", { class: "num" }, r.percent !== null && r.percent !== undefined ? `${r.percent}%` : "—"),
     h("td", {}, badge(r.status),
       r.failure_reason ? h("span", { class: "reason" }, r.failure_reason) : null),
-    h("td", {}, invoiceLink(r.invoice_id)),
+    h("td", {}, invoiceLink(r.invoice_id),
+      r.credit_note_id ? h("span", { class: "sub" }, "voided by ", invoiceLink(r.credit_note_id)) : null),
     h("td", { class: "num" }, recordActions(r)));
 }
 

@@ -1,4 +1,5 @@
-/* Shipments (orders only): each shipment with its status, reason and invoice. */
+/* Shipments (orders only): each shipment with its status, reason and invoice (and the credit note
+ * that voided it: status invoice_voided, R14). */
 
 import { $, clear, h } from "./dom.js";
 import { badge } from "./format.js";
@@ -19,6 +20,7 @@ export function renderShipments() {
       h("td", {}, lines || "—"),
       h("td", {}, badge(s.status)),
       h("td", {}, s.reason ? s.reason.replace(/_/g, " ") : "—", s.detail ? h("span", { class: "sub" }, s.detail) : null),
-      h("td", {}, invoiceLink(s.invoice_id))));
+      h("td", {}, invoiceLink(s.invoice_id),
+        s.credit_note_id ? h("span", { class: "sub" }, "voided by ", invoiceLink(s.credit_note_id)) : null)));
   }
 }

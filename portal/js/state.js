@@ -10,6 +10,7 @@ export const state = {
   invoices: [],
   entries: [],
   shipments: [],
+  changeOrders: [],    // R15: CO-1 first
   invoiceId: null,     // the invoice open in the invoice view
   loadSeq: 0,          // discards responses for a job that is no longer selected
 };

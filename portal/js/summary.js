@@ -1,7 +1,8 @@
-/* The job's header and billing summary: status, progress bar, legend, figures and job lines. */
+/* The job's header and billing summary: status (and Reopened, R14), progress bar, legend, figures and
+ * job lines. */
 
 import { $, clear, h } from "./dom.js";
-import { money, share } from "./format.js";
+import { isReopened, money, share } from "./format.js";
 import { invoiceLink } from "./invoices.js";
 import { countRecords, state } from "./state.js";
 
@@ -13,6 +14,9 @@ export function renderHeader() {
   const status = $("#job-status");
   status.className = `badge badge-lg badge-${job.status}`;
   status.textContent = job.status;
+  const reopened = $("#job-reopened");
+  reopened.hidden = !isReopened(job);
+  reopened.title = isReopened(job) ? reopenedText(job) : "";
   const open = job.status === "open";
   $("#final-open").hidden = !open;
   const done = clear($("#final-done"));
@@ -21,14 +25,20 @@ export function renderHeader() {
   document.title = `${job.id} · Progress Billing`;
 }
 
+function reopenedText(job) {
+  const times = job.reopen_count === 1 ? "" : ` (${job.reopen_count} times)`;
+  return `Reopened ${String(job.reopened_at || "").slice(0, 10)}${times}: its final invoice was voided by a credit note`;
+}
+
 export function renderSummary() {
   const job = state.job;
   const b = job.billing;
   const c = job.currency;
   $("#progress-percent").textContent = `${b.percent_billed}%`;
   $("#progress-of").textContent = `billed · ${b.billed_to_date} of ${job.total} ${c}`;
-  $("#summary-caption").textContent =
-    job.status === "finalized" ? `Finalized ${String(job.finalized_at || "").slice(0, 10)}` : "Open for billing";
+  $("#summary-caption").textContent = job.status === "finalized"
+    ? `Finalized ${String(job.finalized_at || "").slice(0, 10)}`
+    : isReopened(job) ? `Open for billing · ${reopenedText(job)}` : "Open for billing";
   const bar = $("#progress");
   bar.setAttribute("aria-valuenow", b.percent_billed);
   bar.setAttribute("aria-valuetext", `${b.percent_billed}% billed: ${b.billed_to_date} of ${job.total} ${c}`);
@@ -56,7 +66,8 @@ function renderStats(job) {
   const b = job.billing;
   const c = job.currency;
   const stats = [
-    ["Job total", money(job.total, c), `${job.lines.length} line${job.lines.length === 1 ? "" : "s"}`],
+    ["Job total", money(job.total, c), `${job.lines.length} line${job.lines.length === 1 ? "" : "s"}` +
+      (job.change_order_count ? ` · ${job.change_order_count} change order${job.change_order_count === 1 ? "" : "s"}` : "")],
     ["Billed to date", money(b.billed_to_date, c), `${b.percent_billed}% of total`],
     ["Deposit balance", money(b.deposit_balance, c),
       `${b.deposit_invoice_count ?? 0} deposit invoice${b.deposit_invoice_count === 1 ? "" : "s"}`],

@@ -6,7 +6,10 @@ through Playwright for Python): a percent deposit from the form, a shipment (rec
 an over-billing attempt and its error, a second deposit by amount (double-clicked: billed once), a
 scheduled record, and the final invoice. It saves the finished page to ``docs/portal.png``. Two more
 tests edit a scheduled record (R21: a new amount, then one that over-bills) and retry a failed one
-(still over-billing, then with room once another record is cancelled).
+(still over-billing, then with room once another record is cancelled). The rest void invoices by a
+credit note (R14: a deposit, a shipment invoice, a final invoice that reopens the order; no Void button
+for a clerk, whose token the portal reads) and issue change orders (R15: one that adds a line, then
+refusals shown in the dialog). Their screenshots go to ``/tmp/portal-*.png``.
 
 Set ``PORTAL_BASE_URL`` to drive an already running stack instead of starting one, and
 ``PORTAL_CHROMIUM`` to use another Chromium binary.
@@ -14,6 +17,7 @@ Set ``PORTAL_BASE_URL`` to drive an already running stack instead of starting on
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -463,3 +467,334 @@ def test_retry_a_failed_record(stack: str, page: Any, tmp_path: Path) -> None:
     expect(page.locator('[data-stat="Pending scheduled"] dd')).to_contain_text("400.00 USD")
     assert len(retries) == 1 and retries[0].method == "POST" and retries[0].headers.get("idempotency-key")
     assert [r["status"] for r in _records(stack, order_id) if r["title"] == "Milestone A"] == ["pending"]
+
+
+# ---- R14 void by credit note and R15 change orders ----------------------------------------------
+
+
+def _suffix() -> str:
+    return "" if "PORTAL_BASE_URL" not in os.environ else "-" + uuid.uuid4().hex[:6]
+
+
+def _deposit(base: str, kind: str, job_id: str, title: str, amount: str) -> dict[str, Any]:
+    """A deposit invoice created now (through the API): its invoice."""
+    status, created = _call(base, "POST", f"/{kind}/{job_id}/progress-billings", {"title": title, "amount": amount})
+    assert status == 201, created
+    return dict(created["invoice"])
+
+
+def _fake_jwt(claims: dict[str, Any]) -> str:
+    """An unsigned JWT: the local stack reads its payload as the caller's claims (docs/local.md, Identity)."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
+
+
+def _void_posts(posts: list[Any]) -> list[Any]:
+    return [r for r in posts if r.method == "POST" and r.url.endswith("/void")]
+
+
+def test_void_a_deposit_invoice(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    order_id = f"SO-1301{_suffix()}"
+    _register(stack, "orders", order_id, "C-13", "Umbrella Ltd", ORDER_LINES)  # total 1500.00
+    original = _deposit(stack, "orders", order_id, "Design approval", "450.00")
+    number = original["invoice_id"]
+    posts: list[Any] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    _open_job(page, stack, "orders", order_id)
+    expect(page.locator("#user-summary")).to_contain_text("local-admin")
+    expect(page.locator("#user-summary")).to_contain_text("admin")
+    view = page.locator("#invoice-view")
+    expect(view.locator(".invoice-number")).to_have_text(number)
+    expect(view.locator(".invoice-meta")).to_contain_text("issued")
+    void = view.get_by_role("button", name=f"Void invoice {number}")
+    expect(void).to_be_visible()
+
+    # The dialog needs a reason: without one nothing is sent.
+    dialog = page.locator("#void-dialog")
+    void.click()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"Void deposit invoice {number}?")
+    expect(dialog).to_contain_text("-450.00 USD")
+    dialog.get_by_role("button", name="Void invoice").click()
+    error = page.locator("#void-error")
+    expect(error).to_contain_text("Enter a reason")
+    expect(dialog.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
+    assert _void_posts(posts) == []
+
+    # With a reason (the date left empty: today), the credit note is issued and shown as a document.
+    dialog.get_by_label("Reason").fill("Billed before the design was approved")
+    dialog.get_by_role("button", name="Void invoice").click()
+    expect(dialog).to_be_hidden()
+    expect(view.locator(".doc-type")).to_have_text("Credit note")
+    credit_number = view.locator(".invoice-number").inner_text()
+    assert re.fullmatch(r"INV-\d{6,}", credit_number) and credit_number != number
+    stamp = view.locator('[data-stamp="credit_note"]')
+    expect(stamp).to_contain_text(f"Voids deposit invoice {number}")
+    expect(stamp).to_contain_text("Reason: Billed before the design was approved")
+    expect(view.locator("tbody tr").first).to_contain_text("-1")
+    expect(view.locator("tbody tr").first).to_contain_text(f"Reverses line 1 of {number}")
+    expect(view.locator("[data-total]")).to_contain_text("-450.00 USD")
+    expect(view.get_by_role("button", name=re.compile("^Void invoice"))).to_have_count(0)
+
+    # The invoice list, the record and the summary show the void.
+    invoices = page.locator("#invoices-table tbody tr")
+    expect(invoices).to_have_count(2)
+    original_row = page.locator(f'[data-invoice-row="{number}"]')
+    expect(original_row).to_contain_text("voided")
+    expect(original_row).to_contain_text(f"by {credit_number}")
+    expect(page.locator(f'[data-invoice-row="{credit_number}"]')).to_contain_text("credit note")
+    record = page.locator("#records-table tbody tr", has_text="Design approval")
+    expect(record).to_contain_text("voided")
+    expect(record).to_contain_text(f"voided by {credit_number}")
+    expect(page.locator('[data-stat="Billed to date"] dd')).to_contain_text("0.00 USD")
+    expect(page.locator('[data-stat="Deposit balance"] dd')).to_contain_text("0.00 USD")
+    expect(page.locator("#ledger-table tbody")).to_have_count(2)
+    page.locator("#invoices-section").screenshot(path="/tmp/portal-void-deposit.png")
+
+    # The credit note links back to the original, which is marked voided and links to its credit note.
+    stamp.get_by_role("button", name=f"Open invoice {number}").click()
+    expect(view.locator(".invoice-number")).to_have_text(number)
+    voided = view.locator('[data-stamp="voided"]')
+    expect(voided).to_contain_text(f"Voided by credit note {credit_number}")
+    expect(voided).to_contain_text("by local-admin")
+    expect(voided).to_contain_text("Reason: Billed before the design was approved")
+    expect(view.get_by_role("button", name=re.compile("^Void invoice"))).to_have_count(0)
+    voided.get_by_role("button", name=f"Open invoice {credit_number}").click()
+    expect(view.locator(".invoice-number")).to_have_text(credit_number)
+
+    sent = _void_posts(posts)
+    assert len(sent) == 1 and sent[0].headers.get("idempotency-key")
+    assert sent[0].post_data_json == {"reason": "Billed before the design was approved"}
+    status, doc = _call(stack, "GET", f"/invoices/{number}")
+    assert status == 200 and doc["status"] == "voided" and doc["voided_by_invoice_id"] == credit_number
+
+
+@pytest.mark.parametrize(
+    ("user", "groups", "role", "may_change"),
+    [("bob", ["billing-clerks"], "clerk", True), ("rita", [], "reader", False)],
+)
+def test_no_void_button_for_a_non_admin(
+    stack: str, browser: Any, user: str, groups: list[str], role: str, may_change: bool
+) -> None:
+    from playwright.sync_api import expect
+
+    order_id = f"SO-1401-{role}{_suffix()}"
+    _register(stack, "orders", order_id, "C-14", "Hooli", ORDER_LINES)
+    original = _deposit(stack, "orders", order_id, "Kick-off", "300.00")
+    token = _fake_jwt({"sub": user, "cognito:username": user, "cognito:groups": groups})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(f"localStorage.setItem('billing.token', {json.dumps(token)})")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        _open_job(page, stack, "orders", order_id)
+        expect(page.locator("#user-summary")).to_contain_text(user)
+        expect(page.locator("#user-summary")).to_contain_text(role)
+        view = page.locator("#invoice-view")
+        expect(view.locator(".invoice-number")).to_have_text(original["invoice_id"])
+        expect(view.locator(".invoice-meta")).to_contain_text("issued")
+        expect(view.get_by_role("button", name=re.compile("^Void"))).to_have_count(0)
+        expect(page.locator('[data-action="void"]')).to_have_count(0)
+        # A clerk may still issue change orders; a reader sees the history only.
+        change = page.get_by_role("button", name="Change order", exact=True)
+        if may_change:
+            expect(change).to_be_visible()
+        else:
+            expect(change).to_be_hidden()
+            expect(page.locator("#changes-caption")).to_contain_text("Read only")
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the portal: {errors}"
+
+
+def test_void_a_final_invoice_reopens_the_job(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    order_id = f"SO-1501{_suffix()}"
+    _register(stack, "orders", order_id, "C-15", "Soylent", ORDER_LINES)  # total 1500.00
+    deposit = _deposit(stack, "orders", order_id, "Materials", "450.00")
+    status, created = _call(stack, "POST", f"/orders/{order_id}/final-invoice", {})
+    assert status == 201, created
+    final = created["invoice"]
+    _open_job(page, stack, "orders", order_id)
+    expect(page.locator("#job-status")).to_have_text("finalized")
+    expect(page.locator("#job-reopened")).to_be_hidden()
+    view = page.locator("#invoice-view")
+    dialog = page.locator("#void-dialog")
+    error = page.locator("#void-error")
+
+    # The deposit of a finalized order: refused (409 JOB_FINALIZED), in the service's words.
+    page.locator(f'[data-invoice-row="{deposit["invoice_id"]}"]').click()
+    expect(view.locator(".invoice-number")).to_have_text(deposit["invoice_id"])
+    view.get_by_role("button", name=f"Void invoice {deposit['invoice_id']}").click()
+    dialog.get_by_label("Reason").fill("Wrong deposit")
+    dialog.get_by_role("button", name="Void invoice").click()
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("is finalized")
+    expect(error).to_contain_text(final["invoice_id"])  # the final invoice to void first
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+
+    # The final invoice, voided on its own date: the order is open again, marked Reopened.
+    page.locator(f'[data-invoice-row="{final["invoice_id"]}"]').click()
+    expect(view.locator(".invoice-number")).to_have_text(final["invoice_id"])
+    view.get_by_role("button", name=f"Void invoice {final['invoice_id']}").click()
+    expect(dialog).to_contain_text("reopens")
+    dialog.get_by_label("Reason").fill("Finalized before the installation")
+    dialog.get_by_label("Void date").fill(final["invoice_date"])
+    dialog.get_by_role("button", name="Void invoice").click()
+    expect(dialog).to_be_hidden()
+    expect(view.locator(".doc-type")).to_have_text("Credit note")
+    expect(view.locator('[data-stamp="credit_note"]')).to_contain_text(f"Voids final invoice {final['invoice_id']}")
+    expect(view.locator("[data-total]")).to_contain_text(f"-{final['total']} USD")
+    expect(page.locator("#job-status")).to_have_text("open")
+    expect(page.locator("#job-reopened")).to_be_visible()
+    expect(page.locator("#job-reopened")).to_have_text("Reopened")
+    expect(page.locator("#summary-caption")).to_contain_text("Reopened")
+    expect(page.locator(f'[data-job="orders/{order_id}"]')).to_contain_text("reopened")
+    expect(page.get_by_role("button", name="Create Final Invoice")).to_be_visible()
+    expect(page.locator("#rf-create")).to_be_enabled()
+    expect(page.locator('[data-stat="Deposit balance"] dd')).to_contain_text("450.00 USD")
+    expect(page.locator(f'[data-invoice-row="{final["invoice_id"]}"]')).to_contain_text("voided")
+    expect(page.locator(f'[data-invoice-row="{deposit["invoice_id"]}"]')).to_contain_text("issued")
+    page.mouse.move(0, 0)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path="/tmp/portal-void-final.png", full_page=True)
+
+    status, job = _call(stack, "GET", f"/orders/{order_id}")
+    assert status == 200 and job["status"] == "open" and job["reopen_count"] == 1 and job["reopened_at"]
+
+
+def test_void_a_shipment_invoice(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    suffix = _suffix()
+    order_id = f"SO-1551{suffix}"
+    assert _call(stack, "PUT", "/settings", {"auto_invoice_on_shipment": True})[0] == 200
+    _register(stack, "orders", order_id, "C-16", "Vehement", ORDER_LINES)
+    _ship(stack, order_id, f"SH-5551{suffix}", quantity="4")  # invoiced: 400.00 (R8)
+    _open_job(page, stack, "orders", order_id)
+    view = page.locator("#invoice-view")
+    expect(view.locator(".doc-type")).to_have_text("Shipment invoice")
+    number = view.locator(".invoice-number").inner_text()
+    view.get_by_role("button", name=f"Void invoice {number}").click()
+    dialog = page.locator("#void-dialog")
+    expect(dialog).to_contain_text("unbilled again")
+    dialog.get_by_label("Reason").fill("Shipped to the wrong address")
+    dialog.get_by_role("button", name="Void invoice").click()
+    expect(dialog).to_be_hidden()
+    expect(view.locator(".doc-type")).to_have_text("Credit note")
+    credit_number = view.locator(".invoice-number").inner_text()
+    shipment = page.locator("#shipments-table tbody tr").first
+    expect(shipment).to_contain_text("invoice voided")
+    expect(shipment).to_contain_text(f"voided by {credit_number}")
+    expect(page.locator('[data-stat="Billed to date"] dd')).to_contain_text("0.00 USD")
+
+
+def test_change_order_adds_a_line(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    project_id = f"PRJ-1601{_suffix()}"
+    _register(stack, "projects", project_id, "C-17", "Cyberdyne", ORDER_LINES)  # total 1500.00
+    _deposit(stack, "projects", project_id, "Mobilization", "450.00")
+    posts: list[Any] = []
+    page.on("request", lambda r: posts.append(r) if r.url.endswith("/change-orders") and r.method == "POST" else None)
+    _open_job(page, stack, "projects", project_id)
+    expect(page.locator("#changes-empty")).to_be_visible()
+    expect(page.locator('[data-stat="Job total"] dd')).to_contain_text("1500.00 USD")
+
+    page.get_by_role("button", name="Change order", exact=True).click()
+    dialog = page.locator("#change-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Line 1 quantity")).to_have_value("10")
+    expect(dialog.get_by_label("Line 2 unit price")).to_have_value("500.00")
+    dialog.get_by_label("Reason").fill("Customer added a second floor")
+    dialog.get_by_label("Line 1 quantity").fill("12")
+    dialog.get_by_role("button", name="Add line").click()
+    expect(dialog.get_by_label("New line 1 ID")).to_have_value("3")
+    dialog.get_by_label("New line 1 item code").fill("EXTRA")
+    dialog.get_by_label("New line 1 description").fill("Second floor")
+    dialog.get_by_label("New line 1 quantity").fill("1")
+    dialog.get_by_label("New line 1 unit price").fill("3200.00")
+    page.mouse.move(0, 0)
+    dialog.screenshot(path="/tmp/portal-change-dialog.png")
+    dialog.get_by_role("button", name="Save change order").click()
+    expect(dialog).to_be_hidden()
+
+    # The history shows CO-1, who, the totals and each line's change; the job total changed.
+    history = page.locator("#changes-table tbody tr")
+    expect(history).to_have_count(1)
+    co = page.locator('[data-change-order="CO-1"]')
+    expect(co).to_contain_text("Customer added a second floor")
+    expect(co).to_contain_text("local-admin")
+    expect(co.locator("[data-totals]")).to_have_text("1500.00 → 4900.00 USD")
+    expect(co.locator('li[data-line="1"]')).to_contain_text("Line 1 WIDGET: quantity 10 → 12")
+    expect(co.locator('li[data-line="3"]')).to_contain_text("Line 3 EXTRA added (Second floor): 1 × 3200.00")
+    expect(page.locator('[data-stat="Job total"] dd')).to_contain_text("4900.00 USD")
+    expect(page.locator('[data-stat="Job total"] dd')).to_contain_text("1 change order")
+    expect(page.locator("#lines-table tbody tr")).to_have_count(3)
+    page.locator("#changes-section").screenshot(path="/tmp/portal-change-history.png")
+
+    assert len(posts) == 1 and posts[0].headers.get("idempotency-key")
+    assert posts[0].post_data_json == {
+        "reason": "Customer added a second floor",
+        "lines": [
+            {"line_id": "1", "quantity": "12"},
+            {
+                "line_id": "3",
+                "item_code": "EXTRA",
+                "description": "Second floor",
+                "quantity": "1",
+                "unit_price": "3200.00",
+            },
+        ],
+    }
+    status, job = _call(stack, "GET", f"/projects/{project_id}")
+    assert status == 200 and job["total"] == "4900.00" and job["change_order_count"] == 1
+
+
+def test_a_refused_change_order_shows_the_error(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    order_id = f"SO-1701{_suffix()}"
+    _register(stack, "orders", order_id, "C-18", "Tyrell", ORDER_LINES)  # total 1500.00
+    _deposit(stack, "orders", order_id, "Deposit", "450.00")
+    _open_job(page, stack, "orders", order_id)
+    page.get_by_role("button", name="Change order", exact=True).click()
+    dialog = page.locator("#change-dialog")
+    error = page.locator("#change-error")
+    dialog.get_by_label("Reason").fill("Scope cut")
+
+    # A total below what is billed (100.00 < 450.00): 422 OVERBILLING, in the service's words.
+    dialog.get_by_label("Line 1 quantity").fill("1")
+    dialog.get_by_label("Line 2 quantity").fill("0")
+    dialog.get_by_role("button", name="Save change order").click()
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("100.00")  # the new total
+    expect(error).to_contain_text("450.00 already billed")
+    expect(dialog).to_be_visible()
+
+    # A bad field: the 422 names lines[0].quantity, the first line sent, which is line 2 here.
+    dialog.get_by_label("Line 1 quantity").fill("10")
+    dialog.get_by_label("Line 2 quantity").fill("-1")
+    dialog.get_by_role("button", name="Save change order").click()
+    expect(error).to_contain_text("Please correct the highlighted fields")
+    expect(error.locator("li")).to_have_text([re.compile(r"^Line 2 quantity: .*0")])
+    expect(dialog.get_by_label("Line 2 quantity")).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_label("Line 1 quantity")).not_to_have_attribute("aria-invalid", "true")
+    page.mouse.move(0, 0)
+    dialog.screenshot(path="/tmp/portal-change-refused.png")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#changes-empty")).to_be_visible()
+    expect(page.locator('[data-stat="Job total"] dd')).to_contain_text("1500.00 USD")
+    status, listed = _call(stack, "GET", f"/orders/{order_id}/change-orders")
+    assert status == 200 and listed["items"] == []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -197,7 +199,7 @@ def test_a_replay_says_so(client, order):
     assert again.json() == first.json()
 
 
-def _at_the_limits_but_one(job_id: str, texts: dict[str, str]) -> None:
+def _at_the_limits_but_one(job_id: str, texts: dict[str, str], amount: str = "100.00") -> None:
     """The job as ~250 requests would leave it, written in one transaction of the store itself: all but
     one of the deposit invoices a job may have, and all but one of its pending records (with the
     longest texts), so that the last of each goes through the API below."""
@@ -208,7 +210,7 @@ def _at_the_limits_but_one(job_id: str, texts: dict[str, str]) -> None:
     job = store.get_job(Kind.ORDER, job_id)
     held = "A" * L.ACCOUNT_CODE_MAX  # the longest account code, with the longest name (R7 keeps both)
     job.deposits = [
-        DepositRef(f"INV-9{i:05d}", Decimal("100.00"), "2026-12-01", f"PB-SEEDED-{i:03d}", held)
+        DepositRef(f"INV-9{i:05d}", Decimal(amount), "2026-12-01", f"PB-SEEDED-{i:03d}", held)
         for i in range(L.DEPOSITS_PER_JOB - 1)
     ]
     job.deposit_accounts[held] = wide(L.ACCOUNT_NAME_MAX, 6)
@@ -222,26 +224,50 @@ def _at_the_limits_but_one(job_id: str, texts: dict[str, str]) -> None:
     store.commit(store.Change(job, records=records, new_record_ids={r.record_id for r in records}))
 
 
-def test_the_largest_job_the_limits_allow_is_billed_and_finalized(client):
-    """200 lines of the longest texts, 200 deposit invoices, 50 pending records of the longest texts:
-    the job item, the last deposit's transaction and the final invoice's (the job, the invoice twice,
-    its entry, the balances and 50 cancelled records) still fit DynamoDB's limits (moto and DynamoDB
-    Local enforce them as DynamoDB does), and the limits refuse one more of each."""
-    lines = [
-        {"line_id": f"L{i:03d}", "item_code": wide(L.ITEM_CODE_MAX, i), "description": wide(L.LINE_DESCRIPTION_MAX, -i),
-         "quantity": "1", "unit_price": "1000.00"}
+def longest_id(i: int) -> str:
+    """An id of the most characters allowed (R19), drawn at random so that it does not compress."""
+    rng = random.Random(i)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+    return "".join(rng.choice(alphabet) for _ in range(L.ID_MAX))
+
+
+def longest_lines(quantity: str, unit_price: str) -> list[dict[str, str]]:
+    """The most lines a job may have, each with the longest id, item code and description."""
+    return [
+        {"line_id": longest_id(i), "item_code": wide(L.ITEM_CODE_MAX, i),
+         "description": wide(L.LINE_DESCRIPTION_MAX, -i), "quantity": quantity, "unit_price": unit_price}
         for i in range(L.LINES_PER_JOB)
     ]  # fmt: skip
-    job = {**order_body("LARGEST", lines=lines), "customer_name": wide(L.CUSTOMER_NAME_MAX)}
+
+
+def _the_largest_job(
+    client: Any, job_id: str = "LARGEST", figures: tuple[str, str, str] = ("1", "1000.00", "100.00")
+) -> tuple[str, dict[str, str]]:
+    """200 lines of the longest texts and, but for the last deposit invoice and the last pending
+    record, every deposit and pending record a job may have (``_at_the_limits_but_one``); then the
+    last deposit invoice through the API. ``figures``: each line's quantity and unit price, and each
+    deposit's amount. Its path, and the longest texts of a record."""
+    quantity, unit_price, amount = figures
+    lines = longest_lines(quantity, unit_price)
+    job = {**order_body(job_id, lines=lines), "customer_id": longest_id(-1), "customer_name": wide(L.CUSTOMER_NAME_MAX)}
     # every request keyed, as the portal sends them: the idempotency record keeps each response
     registered = client.post("/orders", job, headers={"Idempotency-Key": "largest-1"})
     assert registered.status == 201, registered.body
     texts = {"title": wide(L.TEXT_MAX, 1), "item_description": wide(L.TEXT_MAX, 2),
              "description": wide(L.LONG_TEXT_MAX, 3)}  # fmt: skip
-    _at_the_limits_but_one("LARGEST", texts)
-    path = "/orders/LARGEST"
-    last = client.post(f"{path}/progress-billings", {**texts, "amount": "100.00"}, headers={"Idempotency-Key": "l-2"})
+    _at_the_limits_but_one(job_id, texts, amount)
+    path = f"/orders/{job_id}"
+    last = client.post(f"{path}/progress-billings", {**texts, "amount": amount}, headers={"Idempotency-Key": "l-2"})
     assert last.status == 201, last.body
+    return path, texts
+
+
+def test_the_largest_job_the_limits_allow_is_billed_and_finalized(client):
+    """200 lines of the longest texts, 200 deposit invoices, 50 pending records of the longest texts:
+    the job item, the last deposit's transaction and the final invoice's (the job, the invoice twice,
+    its entry, the balances and 50 cancelled records) still fit DynamoDB's limits (moto and DynamoDB
+    Local enforce them as DynamoDB does), and the limits refuse one more of each."""
+    path, texts = _the_largest_job(client)
     one_more = refused(client.post(f"{path}/progress-billings", {"amount": "100.00"}), 422, "VALIDATION_ERROR")
     assert one_more["error"]["details"][0]["limit"] == L.DEPOSITS_PER_JOB
     scheduled = {**texts, "amount": "1.00", "schedule": True, "invoice_date": "2027-01-01"}
@@ -263,3 +289,83 @@ def test_the_largest_job_the_limits_allow_is_billed_and_finalized(client):
     records = client.get(f"{path}/progress-billings").json()["items"]
     assert sum(r["status"] == "cancelled" for r in records) == L.PENDING_PER_JOB
     assert all(t["balanced"] for t in client.get("/ledger/trial-balance").json()["totals"])
+
+
+@contextmanager
+def transactions() -> Iterator[list[int]]:
+    """The number of items of each TransactWriteItems made in the block."""
+    from local.metering import intercept
+
+    sizes: list[int] = []
+
+    def seen(operation: str, params: dict[str, Any], proceed: Callable[[], Any]) -> Any:
+        if operation == "TransactWriteItems":
+            sizes.append(len(params["TransactItems"]))
+        return proceed()
+
+    with intercept(seen):
+        yield sizes
+
+
+def test_the_largest_final_invoice_is_voided_in_one_transaction_and_the_job_finalized_again(client):
+    """R14 at the limits: the credit note of a final invoice of 200 lines and 200 deposits (the
+    credit note twice, its entry, the original's two copies, the job, the counter, the balances) is
+    one transaction that fits, and so is the answer kept for its Idempotency-Key."""
+    # the longest figures too: 200 lines of 4,999,999,985.00 and 200 deposits of 4,999,999,900.00
+    figures = ("99999.9999", "49999.9999", "4999999900.00")
+    path, _ = _the_largest_job(client, longest_id(-2), figures)
+    heading = {"title": wide(L.TEXT_MAX, 4), "description": wide(L.LONG_TEXT_MAX, 5)}
+    final = client.post(f"{path}/final-invoice", heading, headers={"Idempotency-Key": "largest-3"})
+    assert final.status == 201, final.body
+    original = final.json()["invoice"]
+    body = {"reason": wide(L.TEXT_MAX, 7), "void_date": "2026-12-31"}
+    key = {"Idempotency-Key": "largest-void"}
+    with transactions() as sizes:
+        r = client.post(f"/invoices/{original['invoice_id']}/void", body, headers=key)
+    assert r.status == 201, r.body[:2000]
+    assert len(sizes) == 1 and sizes[0] <= 100, sizes
+    credit = r.json()["credit_note"]
+    assert len(credit["lines"]) == L.LINES_PER_JOB + L.DEPOSITS_PER_JOB
+    assert credit["total"] == f"-{original['total']}"
+    replay = client.post(f"/invoices/{original['invoice_id']}/void", body, headers=key)
+    assert (replay.status, replay.headers["idempotent-replay"], replay.json()) == (201, "true", r.json())
+    assert client.get(f"/invoices/{credit['invoice_id']}").json() == credit
+    assert client.get(f"/invoices/{original['invoice_id']}").json()["status"] == "voided"
+    job = client.get(path).json()
+    assert (job["status"], job["billing"]["deposit_invoice_count"], job["billing"]["deposit_balance"]) == (
+        "open", L.DEPOSITS_PER_JOB, f"{L.DEPOSITS_PER_JOB * Decimal(figures[2]):.2f}")  # fmt: skip
+    tb = client.get("/ledger/trial-balance").json()
+    assert all(t["balanced"] for t in tb["totals"])
+    assert {a["account"]: a["balance"] for a in tb["accounts"]}["4000"] == "0.00"
+    again = client.post(f"{path}/final-invoice", heading, headers={"Idempotency-Key": "largest-4"})
+    assert again.status == 201, again.body[:2000]
+    assert again.json()["invoice"]["total"] == original["total"]
+
+
+def test_a_change_order_of_the_most_lines_with_the_longest_texts_fits(client):
+    """R15 at the limits: a change order naming 100 lines (each kept before and after, in the longest
+    texts) of a job of 200 such lines: its item, the job item and the answer kept for its
+    Idempotency-Key all fit."""
+    lines = longest_lines("1", "1000.00")
+    job = {**order_body("WIDEST", lines=lines), "customer_name": wide(L.CUSTOMER_NAME_MAX)}
+    assert client.post("/orders", job).status == 201
+    changes = [  # the longest figures the total limit allows (each line 9,989,999,890.00)
+        {"line_id": lines[i]["line_id"], "item_code": lines[i]["item_code"],
+         "description": wide(L.LINE_DESCRIPTION_MAX, 1000 + i), "quantity": "99999.9999", "unit_price": "99899.9999"}
+        for i in range(L.CHANGE_ORDER_LINES)
+    ]  # fmt: skip
+    body = {"reason": wide(L.TEXT_MAX, 8), "date": "2026-12-02", "lines": changes}
+    key = {"Idempotency-Key": "widest-co"}
+    with transactions() as sizes:
+        r = client.post("/orders/WIDEST/change-orders", body, headers=key)
+    assert r.status == 201, r.body[:2000]
+    assert len(sizes) == 1
+    co = r.json()["change_order"]
+    assert (len(co["lines_before"]), len(co["lines_after"])) == (L.CHANGE_ORDER_LINES, L.CHANGE_ORDER_LINES)
+    assert [ln["description"] for ln in co["lines_after"]] == [c["description"] for c in changes]
+    replay = client.post("/orders/WIDEST/change-orders", body, headers=key)
+    assert (replay.status, replay.headers["idempotent-replay"], replay.json()) == (201, "true", r.json())
+    assert client.get("/orders/WIDEST/change-orders").json()["items"] == [co]
+    assert client.get("/orders/WIDEST").json() == r.json()["job"]
+    # the job so changed is still finalized in one transaction
+    assert client.post("/orders/WIDEST/final-invoice").status == 201

@@ -57,7 +57,7 @@ from billing import service
 from billing.documents import Actor, Kind
 from billing.errors import BillingError
 from local import cfn
-from local.fixtures import ADMIN, order_body
+from local.fixtures import ADMIN, order_body, ship, shipment_message
 from local.gateway import HttpResult, invoke
 from local.metering import Handler, intercept
 from local.sandbox import Sandbox
@@ -671,3 +671,455 @@ def test_conflicts_past_the_retry_budget_are_503_busy_and_change_nothing(client,
     assert table_snapshot() == before
     # and the client's retry then succeeds
     assert client.post("/orders/SO-1001/progress-billings", {"amount": "250.00"}).status == 201
+
+
+# ---- corrections racing the books (R14, R15) -------------------------------------------------------
+# Each race is set up in this process, then its requests are sent at once: over HTTP, each in its own
+# execution environment (DynamoDB Local), or to the service's own functions from threads (moto). The
+# same check follows both forms, and then the books are checked whole (``assert_books_consistent``).
+
+
+def void(invoice_id: str, body: dict[str, Any], token: str | None = None) -> Answer:
+    """``POST /invoices/{invoice_id}/void``, in the service."""
+    from billing import voids
+    from billing.inputs import VoidIn
+
+    return answer(lambda: voids.void_invoice(invoice_id, VoidIn.model_validate(body), token, by=BY))
+
+
+def change_order(kind: Kind, job_id: str, body: dict[str, Any], token: str | None = None) -> Answer:
+    """``POST /{kind}s/{job_id}/change-orders``, in the service."""
+    from billing import change_orders
+    from billing.inputs import ChangeOrderIn
+
+    return answer(
+        lambda: change_orders.create_change_order(kind, job_id, ChangeOrderIn.model_validate(body), token, by=BY)
+    )
+
+
+def served(request: Request) -> Answer:
+    """A ``Request`` answered by the service function its route calls (what the HTTP form sends)."""
+    parts = request.path.strip("/").split("/")
+    if parts[0] == "invoices":
+        return void(parts[1], request.body)
+    kind, job_id, what = (ORDER if parts[0] == "orders" else PROJECT), parts[1], parts[2]
+    if what == "progress-billings":
+        return deposit(kind, job_id, request.body)
+    if what == "final-invoice":
+        return final(kind, job_id, request.body or {})
+    assert what == "change-orders", request
+    return change_order(kind, job_id, request.body)
+
+
+def posted(client: Client, path: str, body: Any = None) -> dict[str, Any]:
+    r = client.post(path, body)
+    assert r.status == 201, r.body
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def job_nets(client: Client, path: str) -> dict[str, Decimal]:
+    """Debit minus credit per account over the job's journal entries."""
+    nets: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in client.get(f"{path}/ledger").json()["items"]:
+        for ln in entry["lines"]:
+            nets[ln["account"]] += Decimal(ln["debit"]) - Decimal(ln["credit"])
+    return nets
+
+
+def assert_books_consistent(client: Client, paths: list[str]) -> None:
+    """The books after a race, whoever won: each journal entry balances, each invoice has exactly its
+    entry, the trial balance of every account is the sum of the entries (nothing posted twice or
+    lost), and no invoice number is used twice (R9, R13)."""
+    entries = [e for p in paths for e in client.get(f"{p}/ledger").json()["items"]]
+    invoices = [i for p in paths for i in client.get(f"{p}/invoices").json()["items"]]
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for e in entries:
+        debit = sum((Decimal(ln["debit"]) for ln in e["lines"]), Decimal(0))
+        credit = sum((Decimal(ln["credit"]) for ln in e["lines"]), Decimal(0))
+        assert debit == credit, e
+        for ln in e["lines"]:
+            sums[ln["account"]][0] += Decimal(ln["debit"])
+            sums[ln["account"]][1] += Decimal(ln["credit"])
+    numbers = [i["number"] for i in invoices]
+    assert len(numbers) == len(set(numbers)), f"an invoice number used twice: {sorted(numbers)}"
+    assert sorted(i["journal_entry_id"] for i in invoices) == sorted(e["entry_id"] for e in entries)
+    assert sorted(i["invoice_id"] for i in invoices) == sorted(e["invoice_id"] for e in entries)
+    books = assert_books_balance(client)
+    assert {a: [v["debit"], v["credit"]] for a, v in books.items()} == {a: v for a, v in sums.items()}
+
+
+def _number(invoice: dict[str, Any]) -> int:
+    return int(invoice["number"].removeprefix("INV-"))
+
+
+# 1. A void of a deposit racing the final invoice of its job, on three jobs side by side.
+VOID_VS_FINAL_JOBS = [f"/orders/VF-{j}" for j in range(3)]
+
+
+def void_deposit_racing_final(client: Client) -> list[Request]:
+    requests = []
+    for p in VOID_VS_FINAL_JOBS:
+        assert client.post("/orders", order_body(p.rsplit("/", 1)[1])).status == 201  # 1000.00
+        first = posted(client, f"{p}/progress-billings", {"amount": "100.00"})["invoice"]
+        posted(client, f"{p}/progress-billings", {"amount": "200.00"})
+        requests += [
+            Request("POST", f"/invoices/{first['invoice_id']}/void", {"reason": "wrong", "void_date": "2026-12-15"}),
+            Request("POST", f"{p}/final-invoice", {"title": "Final"}),
+        ]
+    return requests
+
+
+def check_void_deposit_racing_final(client: Client, requests: list[Request], responses: list[Any]) -> None:
+    """Either the final won (the void is 409 JOB_FINALIZED and the final reverses both deposits) or the
+    void won (one credit note, issued before the final, which reverses only the other deposit); in
+    every case the job is closed exactly: Customer Deposits 0, revenue the job total."""
+    report = []
+    for j, p in enumerate(VOID_VS_FINAL_JOBS):
+        voided, closing = responses[2 * j], responses[2 * j + 1]
+        assert closing.status == 201, closing.body
+        inv = closing.json()["invoice"]
+        reversed_ = [ln["reverses_invoice_id"] for ln in inv["lines"] if ln["code"] == "DEPOSIT"]
+        invoices = {i["invoice_id"]: i for i in client.get(f"{p}/invoices").json()["items"]}
+        first, second = sorted((i for i in invoices.values() if i["type"] == "deposit"), key=_number)
+        credits = [i for i in invoices.values() if i["type"] == "credit_note"]
+        if voided.status == 201:
+            report.append(f"{p}: the void won")
+            (credit,) = credits
+            assert voided.json()["credit_note"]["invoice_id"] == credit["invoice_id"]
+            assert (first["status"], credit["voids_invoice_id"]) == ("voided", first["invoice_id"])
+            assert reversed_ == [second["invoice_id"]] and inv["total"] == "800.00"
+            assert _number(credit) < _number(inv), "the credit note was issued before the final"
+        else:
+            report.append(f"{p}: the final won")
+            assert (voided.status, voided.json()["error"]["code"]) == (409, "JOB_FINALIZED"), voided.body
+            assert credits == [] and first["status"] == "issued"
+            assert sorted(reversed_) == sorted([first["invoice_id"], second["invoice_id"]])
+            assert inv["total"] == "700.00"
+        job = client.get(p).json()
+        assert (job["status"], job["billing"]["deposit_balance"]) == ("finalized", "0.00")
+        nets = job_nets(client, p)
+        assert (nets["2400"], nets["4000"], nets["1200"]) == (Decimal(0), Decimal("-1000.00"), Decimal("1000.00"))
+    print("\n" + "; ".join(report))
+    assert_books_consistent(client, VOID_VS_FINAL_JOBS)
+
+
+# 2. A void of a final invoice racing a new deposit on its job.
+REOPEN_JOBS = [f"/projects/RO-{j}" for j in range(3)]
+
+
+def void_final_racing_deposit(client: Client) -> list[Request]:
+    requests = []
+    for p in REOPEN_JOBS:
+        assert client.post("/projects", order_body(p.rsplit("/", 1)[1])).status == 201  # 1000.00
+        posted(client, f"{p}/progress-billings", {"amount": "100.00"})
+        closing = posted(client, f"{p}/final-invoice", {"title": "Final"})["invoice"]
+        requests += [
+            Request("POST", f"/invoices/{closing['invoice_id']}/void", {"reason": "wrong", "void_date": "2026-12-15"}),
+            Request("POST", f"{p}/progress-billings", {"amount": "200.00"}),
+        ]
+    return requests
+
+
+def check_void_final_racing_deposit(client: Client, requests: list[Request], responses: list[Any]) -> None:
+    """The void always succeeds and reopens the job; the deposit is 409 JOB_FINALIZED (it read the job
+    finalized) or succeeds after the reopening. The next final reverses exactly the live deposits."""
+    report = []
+    for j, p in enumerate(REOPEN_JOBS):
+        voided, late = responses[2 * j], responses[2 * j + 1]
+        assert voided.status == 201, voided.body
+        credit = voided.json()["credit_note"]
+        job = client.get(p).json()
+        assert (job["status"], job["reopen_count"]) == ("open", 1)
+        if late.status == 201:
+            report.append(f"{p}: deposit after the reopening")
+            assert _number(late.json()["invoice"]) > _number(credit), "the deposit was issued after the reopening"
+            assert job["billing"]["deposits_billed"] == "300.00"
+        else:
+            report.append(f"{p}: deposit refused")
+            assert (late.status, late.json()["error"]["code"]) == (409, "JOB_FINALIZED"), late.body
+            assert job["billing"]["deposits_billed"] == "100.00"
+        assert job["billing"]["deposit_balance"] == job["billing"]["deposits_billed"]  # held again
+        live = [i["invoice_id"] for i in client.get(f"{p}/invoices").json()["items"] if i["type"] == "deposit"]
+        closing = posted(client, f"{p}/final-invoice", {"title": "Final again"})["invoice"]
+        assert sorted(ln["reverses_invoice_id"] for ln in closing["lines"] if ln["code"] == "DEPOSIT") == sorted(live)
+        assert Decimal(closing["total"]) == Decimal("1000.00") - Decimal(job["billing"]["deposits_billed"])
+        nets = job_nets(client, p)
+        assert (nets["2400"], nets["4000"], nets["1200"]) == (Decimal(0), Decimal("-1000.00"), Decimal("1000.00"))
+    print("\n" + "; ".join(report))
+    assert_books_consistent(client, REOPEN_JOBS)
+
+
+# 3. Four voids of the same invoice at once (a deposit, a shipment invoice or a final invoice).
+SAME_INVOICE = "/orders/SO-1001"
+
+
+def voids_of_one_invoice(kind_of_invoice: str) -> Callable[[Client], list[Request]]:
+    def setup(client: Client) -> list[Request]:
+        assert client.post("/orders", order_body()).status == 201  # 1000.00
+        if kind_of_invoice == "shipment":
+            assert client.put("/settings", {"auto_invoice_on_shipment": True}).status == 200
+            ship(shipment_message("SH-1", lines=[{"line_id": "1", "quantity": "4"}]))
+            (target,) = client.get(f"{SAME_INVOICE}/invoices").json()["items"]
+        else:
+            target = posted(client, f"{SAME_INVOICE}/progress-billings", {"amount": "300.00"})["invoice"]
+            if kind_of_invoice == "final":
+                target = posted(client, f"{SAME_INVOICE}/final-invoice", {"title": "Final"})["invoice"]
+        assert target["type"] == kind_of_invoice
+        body = {"reason": "billed in error", "void_date": "2026-12-15"}
+        return [Request("POST", f"/invoices/{target['invoice_id']}/void", body) for _ in range(4)]
+
+    return setup
+
+
+def check_voids_of_one_invoice(client: Client, requests: list[Request], responses: list[Any]) -> None:
+    """Exactly one credit note; every other void is 409 ALREADY_VOIDED; the void's effect on the job
+    happens once (the deposit leaves once, the shipment's revenue is unbilled once, the job reopens once)."""
+    target = requests[0].path.split("/")[2]
+    assert codes(responses) == {(201, None): 1, (409, "ALREADY_VOIDED"): 3}, [r.body for r in responses]
+    (won,) = [r.json() for r in responses if r.status == 201]
+    invoices = client.get(f"{SAME_INVOICE}/invoices").json()["items"]
+    credits = [i for i in invoices if i["type"] == "credit_note"]
+    assert [c["invoice_id"] for c in credits] == [won["credit_note"]["invoice_id"]]
+    original = client.get(f"/invoices/{target}").json()
+    assert (original["status"], original["voided_by_invoice_id"]) == ("voided", credits[0]["invoice_id"])
+    job = client.get(SAME_INVOICE).json()
+    nets = job_nets(client, SAME_INVOICE)
+    if original["type"] == "deposit":
+        assert (job["billing"]["deposits_billed"], nets["2400"], nets["1200"]) == ("0.00", Decimal(0), Decimal(0))
+        (record,) = client.get(f"{SAME_INVOICE}/progress-billings").json()["items"]
+        assert (record["status"], record["credit_note_id"]) == ("voided", credits[0]["invoice_id"])
+    elif original["type"] == "shipment":
+        assert (job["billing"]["shipments_billed"], nets["4000"], nets["1200"]) == ("0.00", Decimal(0), Decimal(0))
+        (shipment,) = client.get(f"{SAME_INVOICE}/shipments").json()["items"]
+        assert shipment["status"] == "invoice_voided"
+    else:  # the final: the deposit is held again, once
+        assert (job["status"], job["reopen_count"], job["billing"]["deposit_balance"]) == ("open", 1, "300.00")
+        assert (nets["2400"], nets["4000"], nets["1200"]) == (Decimal("-300.00"), Decimal(0), Decimal("300.00"))
+    assert_books_consistent(client, [SAME_INVOICE])
+
+
+# 4. A change order reducing the total racing a deposit: together they would over-bill.
+SHRINK_JOBS = [f"/orders/CD-{j}" for j in range(3)]
+
+
+def shrink_racing_deposit(client: Client) -> list[Request]:
+    requests = []
+    for p in SHRINK_JOBS:
+        assert client.post("/orders", order_body(p.rsplit("/", 1)[1])).status == 201  # 10 x 100.00
+        posted(client, f"{p}/progress-billings", {"amount": "300.00"})
+        requests += [
+            Request("POST", f"{p}/change-orders", {"reason": "half", "lines": [{"line_id": "1", "quantity": "5"}]}),
+            Request("POST", f"{p}/progress-billings", {"amount": "400.00"}),
+        ]
+    return requests
+
+
+def check_shrink_racing_deposit(client: Client, requests: list[Request], responses: list[Any]) -> None:
+    """300.00 billed: the change order (total 500.00) and the deposit (400.00) fit alone, not together.
+    Exactly one succeeds, the other is 422 OVERBILLING; never over-billed afterwards (R6, R15)."""
+    report = []
+    for j, p in enumerate(SHRINK_JOBS):
+        changed, billed = responses[2 * j], responses[2 * j + 1]
+        assert sorted([changed.status, billed.status]) == [201, 422], (changed.body, billed.body)
+        loser = changed if changed.status == 422 else billed
+        assert loser.json()["error"]["code"] == "OVERBILLING", loser.body
+        job = client.get(p).json()
+        deposits = sorted(i["total"] for i in client.get(f"{p}/invoices").json()["items"])
+        if changed.status == 201:
+            report.append(f"{p}: the change order won")
+            assert (job["total"], job["billing"]["deposits_billed"], deposits) == ("500.00", "300.00", ["300.00"])
+            assert [co["change_order_id"] for co in client.get(f"{p}/change-orders").json()["items"]] == ["CO-1"]
+        else:
+            report.append(f"{p}: the deposit won")
+            assert (job["total"], job["billing"]["deposits_billed"]) == ("1000.00", "700.00")
+            assert deposits == ["300.00", "400.00"]
+            assert client.get(f"{p}/change-orders").json()["items"] == []
+        assert Decimal(job["billing"]["deposits_billed"]) <= Decimal(job["total"])
+        nets = job_nets(client, p)
+        assert -nets["2400"] == Decimal(job["billing"]["deposits_billed"])
+    print("\n" + "; ".join(report))
+    assert_books_consistent(client, SHRINK_JOBS)
+
+
+# 5. Two change orders at once on each of three jobs: both applied, numbered CO-1 and CO-2.
+TWO_CHANGES_JOBS = [f"/projects/CC-{j}" for j in range(3)]
+TWO_CHANGES = [
+    {"reason": "two more", "lines": [{"line_id": "1", "quantity": "12"}]},  # +200.00
+    {"reason": "extra", "lines": [{"line_id": "2", "item_code": "X", "quantity": "1", "unit_price": "350.00"}]},
+]
+
+
+def two_change_orders(client: Client) -> list[Request]:
+    for p in TWO_CHANGES_JOBS:
+        assert client.post("/projects", order_body(p.rsplit("/", 1)[1])).status == 201  # 10 x 100.00
+    return [Request("POST", f"{p}/change-orders", body) for p in TWO_CHANGES_JOBS for body in TWO_CHANGES]
+
+
+def check_two_change_orders(client: Client, requests: list[Request], responses: list[Any]) -> None:
+    """Both apply, one after the other: CO-1 and CO-2, the second's total_before the first's total_after,
+    and the job has both changes (no lost update)."""
+    assert codes(responses) == {(201, None): len(requests)}, [r.body for r in responses]
+    for p in TWO_CHANGES_JOBS:
+        made = client.get(f"{p}/change-orders").json()["items"]
+        assert [co["change_order_id"] for co in made] == ["CO-1", "CO-2"]
+        assert made[0]["total_before"] == "1000.00" and made[1]["total_after"] == "1550.00"
+        assert made[1]["total_before"] == made[0]["total_after"] in ("1200.00", "1350.00")
+        answered = sorted(
+            r.json()["change_order"]["change_order_id"] for q, r in zip(requests, responses, strict=True) if p in q.path
+        )
+        assert answered == ["CO-1", "CO-2"]
+        job = client.get(p).json()
+        assert (job["total"], job["change_order_count"]) == ("1550.00", 2)
+        assert [(ln["line_id"], ln["quantity"], ln["amount"]) for ln in job["lines"]] == [
+            ("1", "12", "1200.00"),
+            ("2", "1", "350.00"),
+        ]
+        assert job_nets(client, p) == {}  # a change order posts nothing
+    assert_books_consistent(client, TWO_CHANGES_JOBS)
+
+
+Setup = Callable[[Client], list[Request]]
+Check = Callable[[Client, list[Request], list[Any]], None]
+CORRECTION_RACES: dict[str, tuple[Setup, Check]] = {
+    "void-deposit-vs-final": (void_deposit_racing_final, check_void_deposit_racing_final),
+    "void-final-vs-deposit": (void_final_racing_deposit, check_void_final_racing_deposit),
+    "two-voids-of-a-deposit": (voids_of_one_invoice("deposit"), check_voids_of_one_invoice),
+    "two-voids-of-a-shipment-invoice": (voids_of_one_invoice("shipment"), check_voids_of_one_invoice),
+    "two-voids-of-a-final": (voids_of_one_invoice("final"), check_voids_of_one_invoice),
+    "shrinking-change-order-vs-deposit": (shrink_racing_deposit, check_shrink_racing_deposit),
+    "two-change-orders": (two_change_orders, check_two_change_orders),
+}
+
+
+@ddblocal
+@pytest.mark.parametrize("race", list(CORRECTION_RACES))
+def test_corrections_racing_on_one_job_keep_the_books_whole(client, environments, race):
+    setup, check = CORRECTION_RACES[race]
+    requests = setup(client)
+    check(client, requests, send_at_once(environments, requests))
+
+
+@moto_only
+@pytest.mark.parametrize("race", list(CORRECTION_RACES))
+def test_service_corrections_racing_on_one_job_keep_the_books_whole(client, atomic_calls, race):
+    setup, check = CORRECTION_RACES[race]
+    requests = setup(client)
+    with transactions():
+        responses = run_concurrently(len(requests), lambda i: served(requests[i]))
+    check(client, requests, responses)
+
+
+# ---- a resend racing the request it repeats (R11, R14, R15) ----------------------------------------
+
+
+def _first_and_its_resend(call: Callable[[], Answer]) -> tuple[Answer, Answer]:
+    """The same keyed request twice, interleaved as a client's resend can be when the idempotency
+    cache has expired: the resend makes its first DynamoDB call (its look for what the token already
+    made: nothing yet), then the first request runs and commits, then the resend goes on."""
+    looked, first_done = threading.Event(), threading.Event()
+    answers: dict[str, Answer] = {}
+    errors: list[BaseException] = []
+
+    def interleave(operation: str, params: dict[str, Any], proceed: Callable[[], Any]) -> Any:
+        resend = threading.current_thread().name == "resend"
+        if resend and looked.is_set():
+            assert first_done.wait(60), "the first request did not finish"
+        response = proceed()
+        if resend:
+            looked.set()
+        return response
+
+    def run(name: str) -> None:
+        try:
+            if name == "first":
+                assert looked.wait(60), "the resend made no DynamoDB call"
+            answers[name] = call()
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+        finally:
+            if name == "first":
+                first_done.set()
+            else:
+                looked.set()
+
+    with intercept(interleave):
+        threads = [threading.Thread(target=run, args=(name,), name=name) for name in ("resend", "first")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert not errors, errors
+    return answers["first"], answers["resend"]
+
+
+@pytest.mark.parametrize("what", ["void", "change-order"])
+def test_service_a_resend_racing_its_first_request_gets_the_first_answer(client, what):
+    """R11 for corrections: a resend with the first request's token, interleaved with it, answers with
+    what the first made (the same credit note, the same change order) and applies nothing twice."""
+    assert client.post("/orders", order_body()).status == 201  # 10 x 100.00
+    token = hashlib.sha256(b"one-key").hexdigest()
+    if what == "void":
+        target = posted(client, "/orders/SO-1001/progress-billings", {"amount": "300.00"})["invoice"]["invoice_id"]
+        first, resend = _first_and_its_resend(
+            lambda: void(target, {"reason": "billed in error", "void_date": "2026-12-15"}, token)
+        )
+        assert (first.status, resend.status) == (201, 201), (first.body, resend.body)
+        assert resend.json()["credit_note"] == first.json()["credit_note"]
+        credits = [i for i in client.get("/orders/SO-1001/invoices").json()["items"] if i["type"] == "credit_note"]
+        assert [c["invoice_id"] for c in credits] == [first.json()["credit_note"]["invoice_id"]]
+    else:
+        body = {"reason": "two more", "lines": [{"line_id": "1", "quantity": "12"}]}
+        first, resend = _first_and_its_resend(lambda: change_order(ORDER, "SO-1001", body, token))
+        assert first.status == 201, first.body
+        assert resend.status == 201, resend.body
+        assert resend.json()["change_order"] == first.json()["change_order"]
+        made = client.get("/orders/SO-1001/change-orders").json()["items"]
+        assert [co["change_order_id"] for co in made] == ["CO-1"]
+    assert_books_consistent(client, ["/orders/SO-1001"])
+
+
+def one_key_corrected_once(client: Client, what: str, responses: list[Any]) -> None:
+    """R11 under concurrency for corrections: one credit note or one change order; every 201 is the
+    first answer, every other answer is 409 'in progress' (Powertools' record of the first)."""
+    print(f"\n{what}: {dict(codes(responses))}")
+    ok = [r.json() for r in responses if r.status == 201]
+    assert ok and all(r == ok[0] for r in ok), [r.body for r in responses]
+    for r in responses:
+        if r.status != 201:
+            assert (r.status, r.json()["error"]["code"]) == (409, "IDEMPOTENCY_CONFLICT"), r.body
+            assert "in progress" in r.json()["error"]["message"]
+    if what == "void":
+        credits = [i for i in client.get("/orders/SO-1001/invoices").json()["items"] if i["type"] == "credit_note"]
+        assert [c["invoice_id"] for c in credits] == [ok[0]["credit_note"]["invoice_id"]]
+    else:
+        made = client.get("/orders/SO-1001/change-orders").json()["items"]
+        assert [co["change_order_id"] for co in made] == [ok[0]["change_order"]["change_order_id"]] == ["CO-1"]
+    assert_books_consistent(client, ["/orders/SO-1001"])
+
+
+@ddblocal
+@pytest.mark.parametrize("what", ["void", "change-order"])
+def test_one_idempotency_key_sent_by_many_corrections_at_once_corrects_once(client, environments, what):
+    assert client.post("/orders", order_body()).status == 201
+    headers = {"Idempotency-Key": "same-key-for-all"}
+    if what == "void":
+        target = posted(client, "/orders/SO-1001/progress-billings", {"amount": "300.00"})["invoice"]["invoice_id"]
+        request = Request("POST", f"/invoices/{target}/void", {"reason": "billed in error"}, headers)
+    else:
+        body = {"reason": "extra", "lines": [{"line_id": "2", "item_code": "X", "quantity": "1", "unit_price": "5.00"}]}
+        request = Request("POST", "/orders/SO-1001/change-orders", body, headers)
+    one_key_corrected_once(client, what, send_at_once(environments, [request] * 8))
+
+
+@moto_only
+def test_service_one_void_token_from_many_threads_at_once_voids_once(client, atomic_calls):
+    """The service's own guard for voids (the token kept on the voided invoice): every call, however
+    the threads interleave, answers with the one credit note."""
+    assert client.post("/orders", order_body()).status == 201
+    target = posted(client, "/orders/SO-1001/progress-billings", {"amount": "300.00"})["invoice"]["invoice_id"]
+    token = hashlib.sha256(b"same-key-for-all").hexdigest()
+    with transactions():
+        responses = run_concurrently(8, lambda i: void(target, {"reason": "billed in error"}, token))
+    assert codes(responses) == {(201, None): 8}, [r.body for r in responses]
+    one_key_corrected_once(client, "void", responses)

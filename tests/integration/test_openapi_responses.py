@@ -13,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from local import cfn
-from local.fixtures import CLERK, order_body, ship, shipment_message
+from local.fixtures import CLERK, READER, order_body, ship, shipment_message
 
 DOC = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
 
@@ -102,3 +102,73 @@ def test_shipments_settings_and_refusals_match_the_published_schema(client):
     call("POST", "/orders/SO-S/final-invoice")
     call("GET", "/orders/SO-S/ledger")
     call("GET", "/ledger/trial-balance")
+
+
+@pytest.mark.parametrize("kind", ["orders", "projects"])
+def test_voids_credit_notes_and_change_orders_match_the_published_schema(client, kind):
+    """R14 and R15: the void's answer, the credit note and the voided original wherever they are
+    read, the record a void frees, the reopened job, change orders and their refusals."""
+
+    def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return conforms(method, path, client.request(method, path, body, **kw))
+
+    job = f"/{kind}/J-1"
+    call("POST", f"/{kind}", order_body("J-1"))
+    added = {"line_id": "2", "item_code": "EXTRA", "description": "Extra", "quantity": "1", "unit_price": "50.00"}
+    change = {"reason": "more", "date": "2026-12-02",
+              "lines": [{"line_id": "1", "quantity": "12", "description": "Widget, blue"}, added]}  # fmt: skip
+    created = call("POST", f"{job}/change-orders", change, headers={"Idempotency-Key": "co-1"})
+    assert created["change_order"]["change_order_id"] == "CO-1"
+    call("POST", f"{job}/change-orders", change, headers={"Idempotency-Key": "co-1"})  # the replay
+    call("POST", f"{job}/change-orders", {"reason": "less", "lines": [{"line_id": "2", "quantity": "0"}]}, claims=CLERK)
+    assert len(call("GET", f"{job}/change-orders")["items"]) == 2
+    deposit = call("POST", f"{job}/progress-billings", {"percent": "10"})["invoice"]
+    scheduled = {"amount": "50.00", "schedule": True, "invoice_date": "2027-01-15"}
+    call("POST", f"{job}/progress-billings", scheduled)
+    void = {"reason": "wrong amount", "void_date": "2026-12-15"}
+    voided = call("POST", f"/invoices/{deposit['invoice_id']}/void", void, headers={"Idempotency-Key": "v-1"})
+    credit = voided["credit_note"]
+    call("POST", f"/invoices/{deposit['invoice_id']}/void", void, headers={"Idempotency-Key": "v-1"})  # the replay
+    assert call("GET", f"/invoices/{credit['invoice_id']}")["type"] == "credit_note"
+    assert call("GET", f"/invoices/{deposit['invoice_id']}")["status"] == "voided"
+    assert {r["status"] for r in call("GET", f"{job}/progress-billings")["items"]} == {"voided", "pending"}
+    call("GET", f"{job}/invoices")
+    call("GET", f"{job}/ledger")
+    final = call("POST", f"{job}/final-invoice")["invoice"]
+    call("POST", f"/invoices/{final['invoice_id']}/void", {"reason": "reopen"})
+    reopened = call("GET", job)
+    assert (reopened["status"], reopened["reopen_count"]) == ("open", 1)
+    call("GET", f"/{kind}")
+    call("GET", "/ledger/trial-balance")
+    # refusals: each in the ErrorBody shape, under a status the operation lists
+    call("POST", f"/invoices/{credit['invoice_id']}/void", {"reason": "again"})  # 409 NOT_VOIDABLE
+    call("POST", f"/invoices/{deposit['invoice_id']}/void", {"reason": "again"})  # 409 ALREADY_VOIDED
+    call("POST", f"/invoices/{deposit['invoice_id']}/void", void, headers={"Idempotency-Key": "v-1"}, claims=CLERK)
+    call("POST", "/invoices/INV-999999/void", {"reason": "x"})  # 404
+    call("POST", f"/invoices/{final['invoice_id']}/void", {})  # 422
+    call("POST", f"/invoices/{final['invoice_id']}/void", raw="{not json")  # 400
+    call("POST", f"/invoices/{final['invoice_id']}/void", {"reason": "x"}, claims=None)  # 401
+    call("POST", f"{job}/change-orders", {"reason": "x", "lines": [{"line_id": "1", "quantity": "0.5"}]})  # OVERBILLING
+    call("POST", f"{job}/change-orders", {"reason": "x", "lines": [{"line_id": "1", "item_code": "X"}]})  # 422
+    call("POST", f"{job}/change-orders", change, headers={"Idempotency-Key": "co-1"}, claims=READER)  # 403
+    call("POST", f"/{kind}/NOPE/change-orders", change)  # 404
+    call("GET", f"/{kind}/NOPE/change-orders")  # 404
+    call("POST", f"{job}/final-invoice")
+    call("POST", f"{job}/change-orders", change)  # 409 JOB_FINALIZED
+    assert {status for _, path, status in checked if "void" in path} >= {201, 400, 401, 403, 404, 409, 422}
+    assert {status for _, path, status in checked if "change-orders" in path} >= {200, 201, 403, 404, 409, 422}
+
+
+def test_a_voided_shipment_invoice_and_its_shipment_match_the_published_schema(client):
+    def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return conforms(method, path, client.request(method, path, body, **kw))
+
+    call("PUT", "/settings", {"auto_invoice_on_shipment": True})
+    call("POST", "/orders", order_body("SO-S"))
+    ship(shipment_message("SH-1", "SO-S"))
+    (invoice,) = call("GET", "/orders/SO-S/invoices")["items"]
+    call("POST", f"/invoices/{invoice['invoice_id']}/void", {"reason": "wrong price"})
+    (shipment,) = call("GET", "/orders/SO-S/shipments")["items"]
+    assert shipment["status"] == "invoice_voided"
+    call("POST", "/orders/SO-S/change-orders", {"reason": "price", "lines": [{"line_id": "1", "unit_price": "90.00"}]})
+    call("GET", "/orders/SO-S")

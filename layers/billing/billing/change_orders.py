@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from . import store
 from .corrections import LineChange, apply_change_order
-from .documents import Actor, ChangeOrderCreated, ChangeOrderDoc, Kind
-from .limits import TOKENS_KEPT
+from .documents import Actor, ChangeOrderCreated, ChangeOrderList, Kind
+from .errors import JobFinalized, Overbilling, RecordExists, ValidationFailed
 from .money import QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS, parse_decimal
 from .service import business_date, now_iso, open_job, with_retry
 
@@ -32,23 +32,40 @@ def create_change_order(
         for ln in body.lines
     ]
 
+    def replay() -> ChangeOrderCreated | None:
+        done = store.change_order_made_by(kind, job_id, token) if token else None
+        return None if done is None else {"change_order": done, "job": store.get_job(kind, job_id).to_api()}
+
     def attempt() -> ChangeOrderCreated:
+        try:
+            return decide()
+        except (ValidationFailed, Overbilling, JobFinalized):
+            # a resend racing its first request: the first committed after the token was looked up,
+            # so the job now refuses it (it changes nothing, say). The first's change order answers.
+            again = replay()
+            if again is None:
+                raise
+            return again
+
+    def decide() -> ChangeOrderCreated:
         snap = store.read_for_change(kind, job_id, books=False)  # no invoice: the job alone decides
-        if token and snap.job is not None and token in snap.job.change_order_tokens:
-            done = store.get_change_order(kind, job_id, snap.job.change_order_tokens[token])
-            if done is not None:
-                return {"change_order": done, "job": snap.job.to_api()}
         job = open_job(snap.job, kind, job_id)
         doc = apply_change_order(job, changes, body.date or business_date(), body.reason, now_iso(), by=by)
-        if token:
-            job.change_order_tokens[token] = doc["change_order_id"]
-            job.change_order_tokens = dict(list(job.change_order_tokens.items())[-TOKENS_KEPT:])
-        store.commit(store.Change(job, change_order=doc))
+        try:
+            store.commit(store.Change(job, change_order=doc, token=token))
+        except RecordExists:  # the token item: the same request, committed meanwhile by a concurrent resend
+            again = replay()
+            if again is None:
+                raise
+            return again
         return {"change_order": doc, "job": job.to_api()}
 
-    return with_retry(attempt)
+    # A resend after the first committed (the idempotency cache expired, or the response was lost):
+    # the token item, written once with the change order, names it. The job is as it is now.
+    return replay() or with_retry(attempt)
 
 
-def list_change_orders(kind: Kind, job_id: str) -> list[ChangeOrderDoc]:
-    """The job's change orders, CO-1 first (404 if the job does not exist)."""
-    return store.read_job_partition(kind, job_id).change_orders
+def list_change_orders(kind: Kind, job_id: str, limit: int, next_token: str | None) -> ChangeOrderList:
+    """A page of the job's change orders, CO-1 first (404 if the job does not exist)."""
+    items, token = store.list_change_orders(kind, job_id, limit, next_token)
+    return {"items": items, "next_token": token}

@@ -66,6 +66,7 @@ def credit_lines(original: InvoiceDoc) -> list[InvoiceLine]:
     out: list[InvoiceLine] = []
     for i, line in enumerate(original["lines"], start=1):
         copy: InvoiceLine = {**line, "quantity": _negated(line["quantity"]), "amount": _negated(line["amount"])}
+        copy.pop("reverses_invoice_id", None)  # a final's deposit line: the credit note reverses the final, not it
         copy["reverses_line"] = i
         out.append(copy)
     return out
@@ -97,6 +98,10 @@ def apply_void(
     - a final invoice: the job is open again, its deposits held again; the records it cancelled stay so.
     """
     check_voidable(job, original)
+    if void_date < original["invoice_date"]:
+        raise ValidationFailed.field(
+            "void_date", f"{void_date} is before {original['invoice_id']}'s date {original['invoice_date']}"
+        )
     if not agrees(job, original, record):
         raise Conflict(f"{job.kind} {job.id} changed while {original['invoice_id']} was read")
     c = job.currency
@@ -111,7 +116,7 @@ def apply_void(
         job,
         void_date,
         f"Credit note for {original['invoice_id']}",
-        reason,
+        f"Voids {original['type']} invoice {original['invoice_id']} of {original['invoice_date']}: {reason}",
         credit_lines(original),
         total,
         billing,
@@ -201,6 +206,22 @@ class LineChange:
     unit_price: Decimal | None = None
 
 
+def check_line(i: int, line: JobLine) -> None:
+    """R19: a line's amount is below the limit (422 naming ``lines[i]``)."""
+    if line.amount >= MAX_AMOUNT:
+        raise ValidationFailed.field(f"lines[{i}]", f"quantity x unit_price must be less than {MAX_AMOUNT:,f}")
+
+
+def job_total(lines: list[JobLine], currency: str) -> Decimal:
+    """The sum of the lines, which must be above zero and below the limit (R19; 422 naming ``lines``)."""
+    total = sum((ln.amount for ln in lines), ZERO)
+    if total <= 0:
+        raise ValidationFailed.field("lines", f"the job total must be greater than {fmt(ZERO, currency)}")
+    if total >= MAX_AMOUNT:
+        raise ValidationFailed.field("lines", f"the job total must be less than {MAX_AMOUNT:,f} (docs/limits.md)")
+    return total
+
+
 def change_order_number(n: int) -> str:
     return f"CO-{n}"
 
@@ -230,8 +251,16 @@ def _changed(job: Job, i: int, ch: LineChange, ln: JobLine) -> JobLine | None:
         )
     if (quantity, price, description) == (ln.quantity, ln.unit_price, ln.description):
         return None
+    amount = line_amount(quantity, price, c)
+    if ln.billed_quantity > 0 and quantity == ln.billed_quantity:
+        amount = ln.billed_amount  # all of it billed by shipments (each rounded): that is its amount (R7)
+    elif amount < ln.billed_amount:
+        raise ValidationFailed.field(
+            f"{where}.quantity",
+            f"line {ln.line_id} would be below the {fmt(ln.billed_amount, c)} shipment invoices billed",
+        )
     return JobLine(
-        ln.line_id, ln.item_code, description, quantity, price, line_amount(quantity, price, c),
+        ln.line_id, ln.item_code, description, quantity, price, amount,
         ln.shipped_quantity, ln.billed_quantity, ln.billed_amount,
     )  # fmt: skip
 
@@ -275,18 +304,13 @@ def apply_change_order(
             before.append(ln.to_dict(c))
             new = changed
             lines[lines.index(ln)] = new
-        if new.amount >= MAX_AMOUNT:
-            raise ValidationFailed.field(f"lines[{i}]", f"quantity x unit_price must be less than {MAX_AMOUNT:,f}")
+        check_line(i, new)
         after.append(new.to_dict(c))
     if not after:
         raise ValidationFailed.field("lines", "the change order changes nothing")
     if len(lines) > LINES_PER_JOB:
         raise ValidationFailed.field("lines", f"a job can have at most {LINES_PER_JOB} lines")
-    total = sum((ln.amount for ln in lines), ZERO)
-    if total <= 0:
-        raise ValidationFailed.field("lines", f"the job total must stay greater than {fmt(ZERO, c)}")
-    if total >= MAX_AMOUNT:
-        raise ValidationFailed.field("lines", f"the job total must be less than {MAX_AMOUNT:,f} (docs/limits.md)")
+    total = job_total(lines, c)
     committed = job.deposits_billed + job.shipments_billed + job.pending_amount
     if total < committed:
         raise Overbilling(

@@ -378,6 +378,7 @@ class ChangeOrderDoc(TypedDict):
 
 class ChangeOrderList(TypedDict):
     items: list[ChangeOrderDoc]
+    next_token: str | None
 
 
 class ChangeOrderCreated(TypedDict):

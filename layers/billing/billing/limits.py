@@ -30,7 +30,7 @@ LINES_PER_SHIPMENT = 200
 DEPOSITS_PER_JOB = 200  # deposit invoices a job can have (each is kept in the job item until the final)
 PENDING_PER_JOB = 50  # a final invoice cancels them all in its one transaction (100-item limit)
 CHANGE_ORDER_LINES = 100  # lines one change order may name (its item keeps them before and after)
-TOKENS_KEPT = 20  # R11: Idempotency tokens a job keeps for change orders and voided finals (the latest)
+TOKENS_KEPT = 20  # R11: the tokens of the latest voided finals' requests a job keeps (a late resend: that final)
 
 # Magnitudes, in major units: every amount (line, job total, record, invoice) is below MAX_AMOUNT (at
 # most 12 integer digits and 3 decimals: 15 significant digits); quantity x unit price is computed

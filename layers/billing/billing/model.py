@@ -124,8 +124,6 @@ class Job:
     final_token: str | None = None
     created_by: Actor = field(default_factory=lambda: actor_or_unknown(None))  # R20; jobs before it: unknown
     change_order_count: int = 0  # R15: the last change order is CO-<count>
-    # R15: Idempotency tokens of the last change orders -> their ids (a resend finds its change order)
-    change_order_tokens: dict[str, str] = field(default_factory=dict)
     reopen_count: int = 0  # R14: finals voided
     # R14: the tokens of voided finals' requests -> their invoice (a late resend gets that invoice back)
     voided_final_tokens: dict[str, str] = field(default_factory=dict)
@@ -214,7 +212,6 @@ class Job:
             "final_token": self.final_token or "",
             "created_by": self.created_by,
             "change_order_count": self.change_order_count,
-            "change_order_tokens": dict(self.change_order_tokens),
             "reopen_count": self.reopen_count,
             "voided_final_tokens": dict(self.voided_final_tokens),
             "reopened_at": self.reopened_at or "",
@@ -250,7 +247,6 @@ class Job:
             final_token=s.get("final_token") or None,
             created_by=actor_or_unknown(s.get("created_by")),
             change_order_count=int(s.get("change_order_count", 0)),
-            change_order_tokens=dict(s.get("change_order_tokens") or {}),
             reopen_count=int(s.get("reopen_count", 0)),
             voided_final_tokens=dict(s.get("voided_final_tokens") or {}),
             reopened_at=s.get("reopened_at") or None,

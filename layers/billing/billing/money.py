@@ -90,7 +90,7 @@ def parse_decimal(text: str, max_decimals: int, what: str = "value") -> Decimal:
     places = -value.as_tuple().exponent  # type: ignore[operator]
     if places > max_decimals:
         raise MoneyError(f"{what} has more than {max_decimals} decimal places")
-    return value
+    return abs(value) if value == 0 else value  # "-0" is 0: never stored or shown as "-0"
 
 
 def parse_amount(text: str, currency: str, what: str = "amount") -> Decimal:

@@ -281,11 +281,19 @@ def create_change_order(job_id: PathId, body: ChangeOrderIn) -> Response[str]:
 
 
 @job_route(
-    api, "GET", "/<job_id>/change-orders", responses(200, ChangeOrderList, "The change orders", 404), "change orders"
+    api,
+    "GET",
+    "/<job_id>/change-orders",
+    responses(200, ChangeOrderList, "One page of the change orders and the next page's token", 400, 404),
+    "change orders",
 )
-def list_change_orders(job_id: PathId) -> Response[str]:
-    """The {kind}'s change orders, CO-1 first (R15)"""
-    return json_response({"items": change_orders.list_change_orders(kind_of(api), job_id)})
+def list_change_orders(
+    job_id: PathId,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    next_token: Annotated[str | None, Query(max_length=NEXT_TOKEN_MAX)] = None,
+) -> Response[str]:
+    """The {kind}'s change orders, CO-1 first, paged (R15)"""
+    return json_response(change_orders.list_change_orders(kind_of(api), job_id, limit, next_token))
 
 
 @route(api, "GET", "/orders/<job_id>/shipments", responses(200, ShipmentList, "The shipments", 404), "shipments")

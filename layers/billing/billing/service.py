@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from . import books, store
 from .config import config
+from .corrections import check_line, job_total
 from .documents import (
     AUTOMATION_ACTOR,
     AccountBalance,
@@ -44,7 +45,7 @@ from .errors import (
     StaleVersion,
     ValidationFailed,
 )
-from .limits import MAX_AMOUNT, PENDING_PER_JOB
+from .limits import PENDING_PER_JOB
 from .model import ACCOUNT_KEYS, Job, JobLine, Record, Settings
 from .money import (
     PERCENT_DECIMALS,
@@ -116,14 +117,9 @@ def register_job(kind: Kind, body: JobIn, token: str | None = None, *, by: Actor
         qty = parse_decimal(ln.quantity, QUANTITY_DECIMALS)
         price = parse_decimal(ln.unit_price, UNIT_PRICE_DECIMALS)
         lines.append(JobLine(ln.line_id, ln.item_code, ln.description, qty, price, line_amount(qty, price, c)))
-    total = sum((ln.amount for ln in lines), ZERO)
     for i, line in enumerate(lines):
-        if line.amount >= MAX_AMOUNT:
-            raise ValidationFailed.field(f"lines[{i}]", f"quantity x unit_price must be less than {MAX_AMOUNT:,f}")
-    if total <= 0:
-        raise ValidationFailed.field("lines", f"the job total must be greater than {fmt(ZERO, c)}")
-    if total >= MAX_AMOUNT:
-        raise ValidationFailed.field("lines", f"the job total must be less than {MAX_AMOUNT:,f} (docs/limits.md)")
+        check_line(i, line)
+    total = job_total(lines, c)
     job = Job(
         kind=kind,
         id=body.id,
@@ -198,6 +194,16 @@ def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = N
     record_id = f"PB-{token[:26]}" if token else None
 
     def attempt() -> RecordCreated:
+        try:
+            return decide()
+        except (Overbilling, ValidationFailed, JobFinalized):
+            # a resend of a request whose record was written and has left the job since (its deposit
+            # invoice voided, R14): the record, not the state of the job now, is the answer
+            if record_id and store.get_record(kind, job_id, record_id) is not None:
+                return _replay_record(kind, job_id, record_id)
+            raise
+
+    def decide() -> RecordCreated:
         # A scheduled record issues no invoice: the job alone decides it (no counter, no settings).
         snap = store.read_for_change(kind, job_id, books=not body.schedule)
         job = snap.job

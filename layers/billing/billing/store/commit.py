@@ -27,6 +27,7 @@ from .items import (
     Owned,
     RecordItem,
     ShipmentItem,
+    TokenItem,
     balance_key,
     bind,
     change_order_key,
@@ -73,6 +74,7 @@ class Change:
     cancelled_at: str = ""
     void: Void | None = None  # R14: the invoice ``issued`` (a credit note) voids
     change_order: ChangeOrderDoc | None = None  # R15: the change order that changed ``job``'s lines
+    token: str | None = None  # R11: the Idempotency token of the change order (written once, with it)
 
 
 def commit(change: Change) -> None:
@@ -125,6 +127,13 @@ def commit(change: Change) -> None:
                     condition=ChangeOrderItem.pk.does_not_exist(),
                 )
                 labels.append("change_order")
+                if change.token:
+                    tx.save(
+                        TokenItem(*job_key(job.kind, job.id, Owned.TOKEN, change.token),
+                                  data={"change_order_id": co["change_order_id"]}),
+                        condition=TokenItem.pk.does_not_exist(),
+                    )  # fmt: skip
+                    labels.append(f"new:{change.token}")
     except TransactWriteError as e:
         job.version = expected
         failed, reasons = _cancelled(e, labels)

@@ -8,6 +8,7 @@ Keys (``pk`` / ``sk``)::
                       JE#<entry_id>      journal entries of the job
                       SHIP#<shipment_id> shipments of an order
                       CO#<000001>        change orders (R15), numbered per job
+                      TOKEN#<token>      the change order an Idempotency token made (R11)
     INVOICE#<id>      #INVOICE           copy of an immutable invoice, for GET /invoices/{id}
     SHIPMENT#<id>     #SHIPMENT          shipment guard: a shipment id is recorded once (R8)
                       CONFLICT#<hash>    a later message with that id and other content (R8)
@@ -60,6 +61,7 @@ class Owned(StrEnum):
     ENTRY = "JE#"
     SHIPMENT = "SHIP#"
     CHANGE_ORDER = "CO#"
+    TOKEN = "TOKEN#"  # noqa: S105 - an idempotency token item, not a secret
 
 
 def change_order_key(kind: str, job_id: str, change_order_id: str) -> Key:
@@ -193,6 +195,10 @@ class ChangeOrderItem(Item, discriminator="change_order"):
     pass
 
 
+class TokenItem(Item, discriminator="token"):
+    """What a keyed request made (``data``: ``{"change_order_id": ...}``), written with it, once."""
+
+
 class CounterItem(Item, discriminator="counter"):
     value = NumberAttribute()
 
@@ -210,8 +216,8 @@ class BalanceItem(Item, discriminator="balance"):
 
 
 MODELS = (
-    Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, ChangeOrderItem, CounterItem, SettingsItem,
-    BalanceItem,
+    Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, ChangeOrderItem, TokenItem, CounterItem,
+    SettingsItem, BalanceItem,
 )  # fmt: skip
 _bound: tuple[str, str, str | None] | None = None
 

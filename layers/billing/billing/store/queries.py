@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -39,6 +39,7 @@ from .items import (
     RecordItem,
     SettingsItem,
     ShipmentItem,
+    TokenItem,
     bind,
     change_order_key,
     invoice_key,
@@ -117,14 +118,13 @@ class JobPartition:
     invoices: list[InvoiceDoc]
     entries: list[JournalEntryDoc]
     shipments: list[ShipmentDoc]
-    change_orders: list[ChangeOrderDoc]
 
 
 def read_job_partition(kind: str, job_id: str) -> JobPartition:
     """Everything a job owns in one Query (paged by DynamoDB only past 1 MB)."""
     bind()
     job: Job | None = None
-    out: dict[type, list[Any]] = {RecordItem: [], InvoiceItem: [], EntryItem: [], ShipmentItem: [], ChangeOrderItem: []}
+    out: dict[type, list[Any]] = {RecordItem: [], InvoiceItem: [], EntryItem: [], ShipmentItem: []}
     for it in Item.query(job_pk(kind, job_id), consistent_read=True):
         if isinstance(it, JobItem):
             job = job_from_item(it)
@@ -134,7 +134,7 @@ def read_job_partition(kind: str, job_id: str) -> JobPartition:
             out[type(it)].append(plain(it.data))
     if job is None:
         raise NotFound(f"{kind} {job_id} not found")
-    return JobPartition(job, out[RecordItem], out[InvoiceItem], out[EntryItem], out[ShipmentItem], out[ChangeOrderItem])
+    return JobPartition(job, out[RecordItem], out[InvoiceItem], out[EntryItem], out[ShipmentItem])
 
 
 def get_job(kind: str, job_id: str) -> Job:
@@ -181,7 +181,8 @@ class Voidable:
 
 def read_voidable(invoice_id: str) -> Voidable:
     """Two strongly consistent reads: the invoice (404 if none), then one BatchGetItem of its job,
-    the counter, the settings, its journal entry and, for a deposit invoice, its record."""
+    the counter, its journal entry and, for a deposit invoice, its record. (The settings play no
+    part: a credit note posts on the original's accounts.)"""
     bind()
     try:
         it = InvoiceItem.get(*invoice_key(invoice_id), consistent_read=True)
@@ -192,7 +193,6 @@ def read_voidable(invoice_id: str) -> Voidable:
     keys = [
         job_key(kind, job_id),
         COUNTER_KEY,
-        SETTINGS_KEY,
         job_key(kind, job_id, Owned.ENTRY, invoice["journal_entry_id"]),
     ]
     if invoice.get("record_id") and invoice["type"] == "deposit":
@@ -203,8 +203,6 @@ def read_voidable(invoice_id: str) -> Voidable:
             out.snapshot.job = job_from_item(got)
         elif isinstance(got, CounterItem):
             out.snapshot.counter = int(got.value)
-        elif isinstance(got, SettingsItem):
-            out.snapshot.settings = Settings.from_api(plain(got.data))
         elif isinstance(got, EntryItem):
             out.entry = cast(JournalEntryDoc, plain(got.data))
         elif isinstance(got, RecordItem):
@@ -212,13 +210,54 @@ def read_voidable(invoice_id: str) -> Voidable:
     return out
 
 
-def get_change_order(kind: str, job_id: str, change_order_id: str) -> ChangeOrderDoc | None:
+def change_order_made_by(kind: str, job_id: str, token: str) -> ChangeOrderDoc | None:
+    """R11: the change order a keyed request made, if it committed (its token item, then the order)."""
     bind()
     try:
+        made = TokenItem.get(*job_key(kind, job_id, Owned.TOKEN, token), consistent_read=True)
+        change_order_id = plain(made.data)["change_order_id"]
         it = ChangeOrderItem.get(*change_order_key(kind, job_id, change_order_id), consistent_read=True)
-    except ChangeOrderItem.DoesNotExist:
+    except (TokenItem.DoesNotExist, ChangeOrderItem.DoesNotExist):
         return None
     return cast(ChangeOrderDoc, plain(it.data))
+
+
+def list_change_orders(
+    kind: str, job_id: str, limit: int, next_token: str | None
+) -> tuple[list[ChangeOrderDoc], str | None]:
+    """A page of the job's change orders, CO-1 first: one Query of exactly those items (404: no job)."""
+    bind()
+    pk, prefix = job_pk(kind, job_id), Owned.CHANGE_ORDER.value
+    start = _page_start(next_token, ("pk", "sk"), lambda key: key["pk"] == pk and key["sk"].startswith(prefix))
+    result = ChangeOrderItem.query(
+        pk, ChangeOrderItem.sk.startswith(prefix), limit=limit, last_evaluated_key=start, consistent_read=True
+    )
+    items = [cast(ChangeOrderDoc, plain(it.data)) for it in result]
+    if not items and start is None:
+        get_job(kind, job_id)  # 404 if there is no such job
+    return items, _encode_token(result.last_evaluated_key)
+
+
+def _page_start(
+    token: str | None, names: tuple[str, ...], valid: Callable[[dict[str, str]], bool]
+) -> dict[str, Any] | None:
+    """The table key a ``next_token`` names (the string attributes ``names``, exactly as DynamoDB
+    gave them), if ``valid`` says this query can have returned it. Anything else, forged or from
+    another query, is 400, never a 500 or a silent restart at page one."""
+    if not token:  # absent, or sent empty: the first page
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+        values = {name: key[name]["S"] for name in names}
+        ok = set(key) == set(values) and all(isinstance(v, str) and len(v) <= 1024 for v in values.values())
+        ok = ok and valid(values)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        ok = False
+    if not ok:
+        raise BadRequest(
+            "next_token is not a token this query returned", [{"field": "next_token", "message": "invalid token"}]
+        )
+    return dict(key)
 
 
 def get_invoice(invoice_id: str) -> InvoiceDoc:
@@ -237,31 +276,19 @@ def _encode_token(key: dict[str, Any] | None) -> str | None:
 
 
 def _job_page_start(token: str | None, kind: str, status: str | None) -> dict[str, Any] | None:
-    """The key a ``next_token`` names, if it is one this query can have returned: a ``JobsByKind`` key
-    of a job of this kind (and status), exactly as DynamoDB gave it. Anything else, forged or from
-    another query, is 400, never a 500 or a silent restart at page one."""
-    if not token:  # absent, or sent empty: the first page
-        return None
+    """A ``JobsByKind`` key of a job of this kind (and status), or 400."""
     partition, prefix = jobs_key(kind, status or "")
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-        values = {name: key[name]["S"] for name in ("pk", "sk", "gsi2pk", "gsi2sk")}
+
+    def valid(values: dict[str, str]) -> bool:
         job_id = values["gsi2sk"].split("#", 1)[1]
-        valid = (
-            set(key) == set(values)
-            and all(isinstance(v, str) and len(v) <= 1024 for v in values.values())
-            and (values["pk"], values["sk"]) == job_key(kind, job_id)
+        return (
+            (values["pk"], values["sk"]) == job_key(kind, job_id)
             and values["gsi2pk"] == partition
             and values["gsi2sk"].startswith(prefix)
             and job_id != ""
         )
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        valid = False
-    if not valid:
-        raise BadRequest(
-            "next_token is not a token this query returned", [{"field": "next_token", "message": "invalid token"}]
-        )
-    return dict(key)
+
+    return _page_start(token, ("pk", "sk", "gsi2pk", "gsi2sk"), valid)
 
 
 def list_jobs(kind: str, status: str | None, limit: int, next_token: str | None) -> tuple[list[Job], str | None]:
