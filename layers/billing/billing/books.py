@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from . import tax as tx
 from .documents import (
     Actor,
     BillingBlock,
@@ -22,10 +23,11 @@ from .documents import (
     JobStatus,
     JournalEntryDoc,
     RecordStatus,
+    TaxLine,
 )
 from .errors import Overbilling, ValidationFailed
 from .limits import DEPOSITS_PER_JOB
-from .model import DepositRef, Job, Record, Settings
+from .model import DepositRef, Job, Record, Settings, dec
 from .money import ZERO, fmt, line_amount
 
 
@@ -120,12 +122,15 @@ def invoice_doc(
     title: str,
     description: str,
     lines: list[InvoiceLine],
-    total: Decimal,
+    subtotal: Decimal,
+    tax: list[TaxLine],
     billing: BillingBlock,
     issued_at: str,
     by: Actor,
 ) -> InvoiceDoc:
+    """An invoice: ``subtotal`` is net of tax; ``total`` = subtotal + tax (R16)."""
     number = invoice_number(n)
+    total = subtotal + sum((dec(t["amount"]) for t in tax), ZERO)
     return {
         "invoice_id": number,
         "number": number,
@@ -140,12 +145,19 @@ def invoice_doc(
         "description": description,
         "currency": job.currency,
         "lines": lines,
+        "subtotal": fmt(subtotal, job.currency),
+        "tax": tax,
         "total": fmt(total, job.currency),
         "journal_entry_id": entry_number(n),
         "billing": billing,
         "issued_at": issued_at,
         "created_by": by,
     }
+
+
+def _credited(tax: list[tx.Tax]) -> list[tuple[Account, Decimal, Decimal]]:
+    """R16: each rate's tax credited to its account (named after the tax code)."""
+    return [((t.rate.account, t.rate.name), ZERO, t.amount) for t in tax]
 
 
 def _held_on(job: Job, deposit: DepositRef, settings: Settings) -> Account:
@@ -210,6 +222,8 @@ def apply_deposit(
         "amount": fmt(record.amount, c),
         "percent": format(record.percent, "f") if record.percent is not None else None,
     }
+    # R16: with tax on deposits, the net is allocated over the job's rates and each part taxed
+    tax = tx.deposit_taxes(record.amount, job.net_per_rate(), c) if settings.tax_on_deposits else []
     invoice = invoice_doc(
         n,
         InvoiceType.DEPOSIT,
@@ -219,18 +233,22 @@ def apply_deposit(
         record.description,
         [line],
         record.amount,
+        [t.line(c) for t in tax],
         billing_block(job, billed_before, record.amount),
         issued_at,
         by if by is not None else record.created_by,
     )
     invoice["record_id"] = record.record_id
     held = settings.account("customer_deposits")
-    postings = _postings(c, [(settings.account("receivable"), record.amount, ZERO), (held, ZERO, record.amount)])
+    gross = record.amount + tx.total(tax)
+    postings = _postings(
+        c, [(settings.account("receivable"), gross, ZERO), (held, ZERO, record.amount), *_credited(tax)]
+    )
     entry = entry_doc(n, record.invoice_date, invoice["invoice_id"], c, postings)
     # apply
     job.pending.pop(record.record_id, None)
     job.deposits.append(
-        DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id, held[0])
+        DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id, held[0], tax)
     )
     job.deposit_accounts[held[0]] = held[1]
     record.status, record.invoice_id, record.failure_reason = RecordStatus.INVOICED, invoice["invoice_id"], None
@@ -280,7 +298,11 @@ def apply_final(
                 "reverses_invoice_id": d.invoice_id,
             }
         )
-    due = revenue - deposits  # = job total - shipments billed - deposits billed
+    due = revenue - deposits  # = job total - shipments billed - deposits billed (net of tax)
+    # R16: its own tax per rate (the job's tax less what shipments charged), less each deposit's tax
+    own = tx.final_taxes(job.net_per_rate(), job.shipment_tax, c)
+    reversed_tax = [t for d in job.deposits for t in d.tax]
+    shown = tx.summed([*own, *(t.negated() for t in reversed_tax)])
     billed_before = deposits + job.shipments_billed
     billing = billing_block(job, billed_before, due)
     billing["revenue_recognized"] = fmt(revenue, c)
@@ -294,6 +316,7 @@ def apply_final(
         description,
         lines,
         due,
+        [t.line(c) for t in shown],
         billing,
         issued_at,
         by,
@@ -301,8 +324,16 @@ def apply_final(
     invoice["cancelled_record_ids"] = sorted(job.pending)
     # R7: each deposit reversed on the account it was posted to, whatever the settings say now
     reversals = [(_held_on(job, d, settings), d.amount, ZERO) for d in job.deposits]
+    reversals += [((t.rate.account, t.rate.name), t.amount, ZERO) for t in reversed_tax]
+    due_gross = due + tx.total(own) - tx.total(reversed_tax)
     postings = _postings(
-        c, [*reversals, (settings.account("receivable"), due, ZERO), (settings.account("revenue"), ZERO, revenue)]
+        c,
+        [
+            *reversals,
+            (settings.account("receivable"), due_gross, ZERO),
+            (settings.account("revenue"), ZERO, revenue),
+            *_credited(own),
+        ],
     )
     entry = entry_doc(n, invoice_date, invoice["invoice_id"], c, postings)
     # apply
@@ -363,6 +394,7 @@ def apply_shipment_invoice(
     """
     c = job.currency
     out: list[InvoiceLine] = []
+    rated: list[tuple[tx.Rate, Decimal]] = []
     total = ZERO
     for s in lines:
         ln = job.line(s.line_id)
@@ -374,6 +406,7 @@ def apply_shipment_invoice(
         ln.billed_quantity += s.quantity
         ln.billed_amount += amount
         total += amount
+        rated.append((ln.tax, amount))
         out.append(
             {
                 "code": ln.item_code,
@@ -385,6 +418,7 @@ def apply_shipment_invoice(
             }
         )
     billed_before = job.deposits_billed + job.shipments_billed
+    tax = tx.taxes(tx.net_per_rate(rated), c)  # R16: per rate on its lines
     invoice = invoice_doc(
         n,
         InvoiceType.SHIPMENT,
@@ -394,12 +428,18 @@ def apply_shipment_invoice(
         f"Order {job.id} shipment",
         out,
         total,
+        [t.line(c) for t in tax],
         billing_block(job, billed_before, total),
         issued_at,
         by,
     )
     invoice["shipment_id"] = shipment_id
-    postings = _postings(c, [(settings.account("receivable"), total, ZERO), (settings.account("revenue"), ZERO, total)])
+    gross = total + tx.total(tax)
+    postings = _postings(
+        c,
+        [(settings.account("receivable"), gross, ZERO), (settings.account("revenue"), ZERO, total), *_credited(tax)],
+    )
     entry = entry_doc(n, ship_date, invoice["invoice_id"], c, postings)
     job.shipments_billed += total
+    job.shipment_tax = tx.summed([*job.shipment_tax, *tax])
     return Issued(invoice, entry, postings)

@@ -3,6 +3,7 @@ numbered change order that records the change. No invoice, no posting."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from . import store
@@ -10,7 +11,7 @@ from .corrections import LineChange, apply_change_order
 from .documents import Actor, ChangeOrderCreated, ChangeOrderList, Kind
 from .errors import JobFinalized, Overbilling, RecordExists, ValidationFailed
 from .money import QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS, parse_decimal
-from .service import business_date, now_iso, open_job, with_retry
+from .service import business_date, captured_rates, now_iso, open_job, with_retry
 
 if TYPE_CHECKING:  # the request model only as a type
     from .inputs import ChangeOrderIn
@@ -28,6 +29,7 @@ def create_change_order(
             ln.description,
             None if ln.quantity is None else parse_decimal(ln.quantity, QUANTITY_DECIMALS),
             None if ln.unit_price is None else parse_decimal(ln.unit_price, UNIT_PRICE_DECIMALS),
+            ln.tax_code,
         )
         for ln in body.lines
     ]
@@ -50,7 +52,9 @@ def create_change_order(
     def decide() -> ChangeOrderCreated:
         snap = store.read_for_change(kind, job_id, books=False)  # no invoice: the job alone decides
         job = open_job(snap.job, kind, job_id)
-        doc = apply_change_order(job, changes, body.date or business_date(), body.reason, now_iso(), by=by)
+        rates = captured_rates([None if job.line(c.line_id) else c.tax_code for c in changes])  # R16: new lines
+        rated = [dataclasses.replace(c, tax=r) for c, r in zip(changes, rates, strict=True)]
+        doc = apply_change_order(job, rated, body.date or business_date(), body.reason, now_iso(), by=by)
         try:
             store.commit(store.Change(job, change_order=doc, token=token))
         except RecordExists:  # the token item: the same request, committed meanwhile by a concurrent resend

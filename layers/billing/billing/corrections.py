@@ -29,6 +29,7 @@ from .errors import AlreadyVoided, Conflict, JobFinalized, NotVoidable, Overbill
 from .limits import LINES_PER_JOB, MAX_AMOUNT, TOKENS_KEPT
 from .model import Job, JobLine, Record, dec
 from .money import ZERO, fmt, line_amount
+from .tax import UNTAXED, Rate, Tax, summed
 
 # ---- R14: void by credit note --------------------------------------------------------------------
 
@@ -105,8 +106,9 @@ def apply_void(
     if not agrees(job, original, record):
         raise Conflict(f"{job.kind} {job.id} changed while {original['invoice_id']} was read")
     c = job.currency
-    total = ZERO - dec(original["total"])
-    billing = billing_block(job, job.billed, total)
+    subtotal = ZERO - dec(original.get("subtotal", original["total"]))  # issued before R16: no tax
+    tax = [Tax.from_dict(t).negated() for t in original.get("tax", [])]  # R16: tax reversed exactly
+    billing = billing_block(job, job.billed, subtotal)
     for key in ("revenue_recognized", "deposits_reversed"):
         if key in original["billing"]:
             billing[key] = _negated(original["billing"][key])  # type: ignore[literal-required]
@@ -118,7 +120,8 @@ def apply_void(
         f"Credit note for {original['invoice_id']}",
         f"Voids {original['type']} invoice {original['invoice_id']} of {original['invoice_date']}: {reason}",
         credit_lines(original),
-        total,
+        subtotal,
+        [t.line(c) for t in tax],
         billing,
         issued_at,
         by,
@@ -147,7 +150,7 @@ def apply_void(
     if kind == InvoiceType.DEPOSIT:
         _void_deposit(job, original, record, invoice["invoice_id"], issued_at)
     elif kind == InvoiceType.SHIPMENT:
-        _void_shipment(job, original)
+        _void_shipment(job, original, tax)
         voiding.shipment_id = original.get("shipment_id")
     else:
         _reopen(job, original, issued_at)
@@ -172,14 +175,15 @@ def _void_deposit(job: Job, original: InvoiceDoc, record: Record | None, credit_
     record.status, record.credit_note_id, record.updated_at = RecordStatus.VOIDED, credit_note_id, at
 
 
-def _void_shipment(job: Job, original: InvoiceDoc) -> None:
+def _void_shipment(job: Job, original: InvoiceDoc, tax: list[Tax]) -> None:
     for line in original["lines"]:
         ln = job.line(line.get("line_id", ""))
         if ln is None:
             raise AssertionError(f"{original['invoice_id']} bills a line {job.id} does not have")
         ln.billed_quantity -= Decimal(line["quantity"])
         ln.billed_amount -= Decimal(line["amount"])
-    job.shipments_billed -= dec(original["total"])
+    job.shipments_billed -= dec(original.get("subtotal", original["total"]))
+    job.shipment_tax = summed([*job.shipment_tax, *tax])
 
 
 def _reopen(job: Job, original: InvoiceDoc, at: str) -> None:
@@ -204,6 +208,8 @@ class LineChange:
     description: str | None = None
     quantity: Decimal | None = None
     unit_price: Decimal | None = None
+    tax_code: str | None = None  # R16: as sent
+    tax: Rate = UNTAXED  # R16: a new line's rate, as the settings have ``tax_code`` now
 
 
 def check_line(i: int, line: JobLine) -> None:
@@ -234,6 +240,10 @@ def _changed(job: Job, i: int, ch: LineChange, ln: JobLine) -> JobLine | None:
         raise ValidationFailed.field(
             f"{where}.item_code", f"line {ln.line_id} is {ln.item_code!r}; its item code cannot change"
         )
+    if ch.tax_code is not None and ch.tax_code != ln.tax.code:  # R16: its tax goes with what it billed
+        raise ValidationFailed.field(
+            f"{where}.tax_code", f"line {ln.line_id} is taxed {ln.tax.code or 'none'!r}; its tax code cannot change"
+        )
     quantity = ln.quantity if ch.quantity is None else ch.quantity
     price = ln.unit_price if ch.unit_price is None else ch.unit_price
     description = ln.description if ch.description is None else ch.description
@@ -261,7 +271,7 @@ def _changed(job: Job, i: int, ch: LineChange, ln: JobLine) -> JobLine | None:
         )
     return JobLine(
         ln.line_id, ln.item_code, description, quantity, price, amount,
-        ln.shipped_quantity, ln.billed_quantity, ln.billed_amount,
+        ln.shipped_quantity, ln.billed_quantity, ln.billed_amount, ln.tax,
     )  # fmt: skip
 
 
@@ -276,7 +286,7 @@ def _added(job: Job, i: int, ch: LineChange) -> JobLine:
     if ch.quantity <= 0:
         raise ValidationFailed.field(f"{where}.quantity", "a new line needs a quantity greater than 0")
     amount = line_amount(ch.quantity, ch.unit_price, job.currency)
-    return JobLine(ch.line_id, ch.item_code, ch.description or "", ch.quantity, ch.unit_price, amount)
+    return JobLine(ch.line_id, ch.item_code, ch.description or "", ch.quantity, ch.unit_price, amount, tax=ch.tax)
 
 
 def apply_change_order(

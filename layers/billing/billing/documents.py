@@ -129,6 +129,11 @@ class JobLineDoc(TypedDict):
     shipped_quantity: str  # every recorded shipment, invoiced or not
     billed_quantity: str  # shipped quantities billed by shipment invoices
     billed_amount: str  # revenue billed by shipment invoices (R7)
+    tax_code: str | None  # R16: the line's tax code (None: untaxed)
+    # R16: the code's rate (a percent), name and account, captured when the line was registered or changed
+    tax_rate: str | None
+    tax_name: str | None
+    tax_account: str | None
 
 
 class JobBilling(TypedDict):
@@ -198,6 +203,17 @@ class InvoiceLine(TypedDict):
     reverses_line: NotRequired[int]  # a credit note's line: the 1-based position of the line it negates (R14)
 
 
+class TaxLine(TypedDict):
+    """R16: one tax code's tax on an invoice: the net it is computed on, and the amount."""
+
+    code: str
+    name: str
+    rate: str  # a percent
+    base: str
+    amount: str
+    account: str  # where it is posted
+
+
 class BillingBlock(TypedDict):
     job_total: str
     billed_before: str
@@ -222,7 +238,9 @@ class InvoiceDoc(TypedDict):
     description: str
     currency: str
     lines: list[InvoiceLine]
-    total: str
+    subtotal: str  # R16: net of tax
+    tax: list[TaxLine]  # R16: per code (empty: no tax)
+    total: str  # subtotal + tax
     journal_entry_id: str
     billing: BillingBlock
     issued_at: str
@@ -300,10 +318,29 @@ class AccountsDoc(TypedDict):
     revenue: str
 
 
+class TaxCodeDoc(TypedDict):
+    """R16: a tax code of the settings (its key is the code, ``VAT20``)."""
+
+    name: str
+    rate: str  # a percent, up to 4 decimals
+    account: str  # where its tax is posted (the ledger names the account after the code's name)
+
+
+class CompanyDoc(TypedDict):
+    """The issuer on invoice documents (R18)."""
+
+    name: str
+    address: str
+    tax_id: str
+
+
 class SettingsDoc(TypedDict):
     auto_invoice_on_shipment: bool
     accounts: AccountsDoc
     account_names: AccountsDoc
+    tax_on_deposits: bool  # R16: deposits carry tax (VAT on advance payments); default false
+    tax_codes: dict[str, TaxCodeDoc]  # R16: default {} (no tax)
+    company: CompanyDoc
     updated_at: str | None
     updated_by: Actor | None  # R20: the author of the last PUT; None before any
     version: int  # R20: 0 before any PUT, +1 on each; a PUT may send it back to refuse a stale write

@@ -34,6 +34,7 @@ Text = Annotated[str, Field(max_length=L.TEXT_MAX)]
 LongText = Annotated[str, Field(max_length=L.LONG_TEXT_MAX)]
 AccountCode = Annotated[str, Field(min_length=1, max_length=L.ACCOUNT_CODE_MAX, pattern=L.ID_PATTERN)]
 AccountName = Annotated[str, Field(min_length=1, max_length=L.ACCOUNT_NAME_MAX)]
+TaxCode = Annotated[str, Field(min_length=1, max_length=L.TAX_CODE_MAX, pattern=L.ID_PATTERN, examples=["VAT20"])]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
@@ -108,6 +109,7 @@ class LineIn(BaseModel):
     description: Annotated[str, Field(max_length=L.LINE_DESCRIPTION_MAX)] = ""
     quantity: Quantity
     unit_price: UnitPrice
+    tax_code: TaxCode | None = None  # R16: a code of the settings' tax_codes (None: untaxed)
 
 
 def _unique(lines: list[LineIn] | list[ChangeLineIn]) -> None:
@@ -162,6 +164,7 @@ class ChangeLineIn(BaseModel):
     description: Annotated[str, Field(max_length=L.LINE_DESCRIPTION_MAX)] | None = None
     quantity: QuantityOrZero | None = None
     unit_price: UnitPrice | None = None
+    tax_code: TaxCode | None = None  # R16: a new line's tax code (an existing line's cannot change)
 
 
 class ChangeOrderIn(BaseModel):
@@ -268,6 +271,31 @@ class ActorIn(BaseModel):
     username: Annotated[str, Field(max_length=256)]
 
 
+def _rate(value: str) -> str:
+    _bounded(value, PERCENT_DECIMALS, "rate", Decimal(101), allow_zero=True)
+    if parse_decimal(value, PERCENT_DECIMALS) > 100:
+        raise ValueError("rate must be at most 100")
+    return value
+
+
+class TaxCodeIn(BaseModel):
+    """R16: one tax code: its name, its rate (a percent, up to 4 decimals) and its account."""
+
+    model_config = _STRICT
+    name: AccountName
+    rate: Annotated[DecimalString, AfterValidator(_rate)]
+    account: AccountCode
+
+
+class CompanyIn(BaseModel):
+    """The issuer shown on invoice documents; fields left out keep their value."""
+
+    model_config = _STRICT
+    name: Annotated[str, Field(max_length=L.COMPANY_NAME_MAX)] | None = None
+    address: Annotated[str, Field(max_length=L.ADDRESS_MAX)] | None = None
+    tax_id: Annotated[str, Field(max_length=L.TAX_ID_MAX)] | None = None
+
+
 class SettingsIn(BaseModel):
     """``PUT /settings``: the fields sent replace the current ones; omitted fields are kept.
 
@@ -280,6 +308,19 @@ class SettingsIn(BaseModel):
     auto_invoice_on_shipment: bool | None = None
     accounts: AccountsIn | None = None
     account_names: AccountNamesIn | None = None
+    tax_on_deposits: bool | None = None  # R16
+    # R16: the whole map of tax codes, replaced when sent (a code left out is removed: the lines that
+    # captured it keep their rate and account)
+    tax_codes: (
+        Annotated[
+            dict[TaxCode, TaxCodeIn],
+            Field(
+                max_length=L.TAX_CODES_MAX, examples=[{"VAT20": {"name": "VAT 20%", "rate": "20", "account": "2200"}}]
+            ),
+        ]
+        | None
+    ) = None
+    company: CompanyIn | None = None
     version: Annotated[int, Field(ge=0, description="The version GET /settings returned")] | None = None
     updated_at: Annotated[str, Field(max_length=64, description="Server-owned: ignored")] | None = None
     updated_by: Annotated[ActorIn | None, Field(description="Server-owned: ignored")] = None

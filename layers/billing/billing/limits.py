@@ -22,6 +22,11 @@ TEXT_MAX = 500  # titles, item descriptions
 LONG_TEXT_MAX = 4000  # invoice and record descriptions
 ACCOUNT_CODE_MAX = 20
 ACCOUNT_NAME_MAX = 100
+TAX_CODE_MAX = 20  # characters of a tax code (R16)
+TAX_CODES_MAX = 50  # tax codes in the settings
+COMPANY_NAME_MAX = 200
+ADDRESS_MAX = 1000
+TAX_ID_MAX = 64
 IDEMPOTENCY_KEY_MAX = 255
 NEXT_TOKEN_MAX = 2048
 

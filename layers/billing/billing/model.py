@@ -13,6 +13,7 @@ from typing import Any
 from .documents import (
     AccountsDoc,
     Actor,
+    CompanyDoc,
     JobBilling,
     JobDoc,
     JobLineDoc,
@@ -21,9 +22,11 @@ from .documents import (
     RecordDoc,
     RecordStatus,
     SettingsDoc,
+    TaxCodeDoc,
     actor_or_unknown,
 )
 from .money import ZERO, fmt, ratio_percent
+from .tax import UNTAXED, Rate, Tax, net_per_rate
 
 ACCOUNT_KEYS = ("receivable", "customer_deposits", "revenue")
 DEFAULT_ACCOUNTS = {"receivable": "1200", "customer_deposits": "2400", "revenue": "4000"}
@@ -50,6 +53,7 @@ class JobLine:
     shipped_quantity: Decimal = ZERO  # every recorded shipment, invoiced or not
     billed_quantity: Decimal = ZERO  # shipped quantities billed by shipment invoices
     billed_amount: Decimal = ZERO  # revenue billed by shipment invoices (R7)
+    tax: Rate = UNTAXED  # R16: its tax code, captured (rate, name, account) when registered or changed
 
     def to_dict(self, currency: str) -> JobLineDoc:
         return {
@@ -62,6 +66,10 @@ class JobLine:
             "shipped_quantity": format(self.shipped_quantity, "f"),
             "billed_quantity": format(self.billed_quantity, "f"),
             "billed_amount": fmt(self.billed_amount, currency),
+            "tax_code": self.tax.code or None,
+            "tax_rate": format(self.tax.rate, "f") if self.tax.taxed else None,
+            "tax_name": self.tax.name or None,
+            "tax_account": self.tax.account or None,
         }
 
     @classmethod
@@ -76,6 +84,7 @@ class JobLine:
             shipped_quantity=dec(d.get("shipped_quantity", "0")),
             billed_quantity=dec(d.get("billed_quantity", "0")),
             billed_amount=dec(d.get("billed_amount", "0")),
+            tax=Rate.of_line(d),
         )
 
 
@@ -88,6 +97,7 @@ class DepositRef:
     invoice_date: str
     record_id: str
     account: str = ""  # the Customer Deposits account it was posted to (R7); "" before it was kept
+    tax: list[Tax] = field(default_factory=list)  # R16: its tax per code, reversed with it on the same accounts
 
 
 @dataclass
@@ -115,6 +125,7 @@ class Job:
     deposit_accounts: dict[str, str] = field(default_factory=dict)
     pending: dict[str, Decimal] = field(default_factory=dict)  # record_id -> amount
     shipments_billed: Decimal = ZERO
+    shipment_tax: list[Tax] = field(default_factory=list)  # R16: tax billed by shipment invoices, per rate
     shipment_count: int = 0
     final_invoice_id: str | None = None
     final_billed: Decimal = ZERO
@@ -141,6 +152,10 @@ class Job:
     def billed(self) -> Decimal:
         """Billed to date: deposits and shipment invoices, plus the final invoice's balance due."""
         return self.deposits_billed + self.shipments_billed + self.final_billed
+
+    def net_per_rate(self) -> dict[Rate, Decimal]:
+        """R16: the job's net per tax rate (untaxed lines under ``UNTAXED``)."""
+        return net_per_rate((ln.tax, ln.amount) for ln in self.lines)
 
     def line(self, line_id: str) -> JobLine | None:
         return next((ln for ln in self.lines if ln.line_id == line_id), None)
@@ -198,12 +213,14 @@ class Job:
                     "invoice_date": d.invoice_date,
                     "record_id": d.record_id,
                     "account": d.account,
+                    "tax": [t.line(c) for t in d.tax],
                 }
                 for d in self.deposits
             ],
             "deposit_accounts": dict(self.deposit_accounts),
             "pending": {k: fmt(v, c) for k, v in self.pending.items()},
             "shipments_billed": fmt(self.shipments_billed, c),
+            "shipment_tax": [t.line(c) for t in self.shipment_tax],
             "shipment_count": self.shipment_count,
             "final_invoice_id": self.final_invoice_id or "",
             "final_billed": fmt(self.final_billed, c),
@@ -232,13 +249,19 @@ class Job:
             version=version,
             deposits=[
                 DepositRef(
-                    d["invoice_id"], dec(d["amount"]), d["invoice_date"], d.get("record_id", ""), d.get("account", "")
+                    d["invoice_id"],
+                    dec(d["amount"]),
+                    d["invoice_date"],
+                    d.get("record_id", ""),
+                    d.get("account", ""),
+                    [Tax.from_dict(t) for t in d.get("tax") or []],
                 )
                 for d in s.get("deposits", [])
             ],
             deposit_accounts=dict(s.get("deposit_accounts") or {}),
             pending={k: dec(v) for k, v in (s.get("pending") or {}).items()},
             shipments_billed=dec(s.get("shipments_billed", "0")),
+            shipment_tax=[Tax.from_dict(t) for t in s.get("shipment_tax") or []],
             shipment_count=int(s.get("shipment_count", 0)),
             final_invoice_id=s.get("final_invoice_id") or None,
             final_billed=dec(s.get("final_billed", "0")),
@@ -338,16 +361,27 @@ class Settings:
     updated_at: str | None = None
     updated_by: Actor | None = None  # R20: the author of the last PUT (None before any)
     version: int = 0  # R20: 0 before any PUT, one more on each (the stored item is conditioned on it)
+    tax_on_deposits: bool = False  # R16
+    tax_codes: dict[str, TaxCodeDoc] = field(default_factory=dict)  # R16: code -> name, rate, account
+    company: CompanyDoc = field(default_factory=lambda: _company({}))
 
     def account(self, key: str) -> tuple[str, str]:
         """The code and name of the account a setting key (``receivable``...) names now."""
         return self.accounts[key], self.account_names[key]
+
+    def rate(self, code: str) -> Rate | None:
+        """R16: a tax code as a line captures it now (None: no such code)."""
+        tc = self.tax_codes.get(code)
+        return None if tc is None else Rate(code, tc["name"], dec(tc["rate"]), tc["account"])
 
     def to_api(self) -> SettingsDoc:
         return {
             "auto_invoice_on_shipment": self.auto_invoice_on_shipment,
             "accounts": _accounts(self.accounts),
             "account_names": _accounts(self.account_names),
+            "tax_on_deposits": self.tax_on_deposits,
+            "tax_codes": {k: _tax_code(v) for k, v in self.tax_codes.items()},
+            "company": _company(self.company),
             "updated_at": self.updated_at,
             "updated_by": self.updated_by,
             "version": self.version,
@@ -365,4 +399,15 @@ class Settings:
             # settings saved before R20 hold a plain name: read back as {"sub": "unknown", "username": name}
             updated_by=actor_or_unknown(d["updated_by"]) if d.get("updated_by") else None,
             version=int(d.get("version") or 0),
+            tax_on_deposits=bool(d.get("tax_on_deposits", False)),
+            tax_codes={k: _tax_code(v) for k, v in (d.get("tax_codes") or {}).items()},
+            company=_company(d.get("company") or {}),
         )
+
+
+def _tax_code(d: Any) -> TaxCodeDoc:
+    return {"name": d["name"], "rate": d["rate"], "account": d["account"]}
+
+
+def _company(d: Any) -> CompanyDoc:
+    return {"name": d.get("name", ""), "address": d.get("address", ""), "tax_id": d.get("tax_id", "")}

@@ -59,6 +59,7 @@ from .money import (
     parse_decimal,
     percent_of,
 )
+from .tax import UNTAXED, Rate
 
 if TYPE_CHECKING:  # the request models (pydantic) are the HTTP functions' business, not the automation's
     from .inputs import FinalIn, JobIn, RecordIn, SettingsIn
@@ -108,15 +109,36 @@ def open_job(job: Job | None, kind: Kind, job_id: str) -> Job:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
+def captured_rates(codes: list[str | None], settings: Settings | None = None) -> list[Rate]:
+    """R16: the rate each line's ``tax_code`` names in the settings now (``UNTAXED`` for none), read
+    only when a line names one; an unknown code is 422 naming ``lines[i].tax_code``."""
+    if not any(codes):
+        return [UNTAXED] * len(codes)
+    settings = settings or store.get_settings()
+    out = []
+    for i, code in enumerate(codes):
+        rate = settings.rate(code) if code else UNTAXED
+        if rate is None:
+            known = ", ".join(sorted(settings.tax_codes)) or "none"
+            raise ValidationFailed.field(
+                f"lines[{i}].tax_code", f"unknown tax code {code!r} (the settings have: {known})"
+            )
+        out.append(rate)
+    return out
+
+
 def register_job(kind: Kind, body: JobIn, token: str | None = None, *, by: Actor) -> Job:
     """Register a job. ``token`` (from an Idempotency-Key) makes a resend return the same job.
     ``by``: its author (R20)."""
     c = body.currency
     lines = []
-    for ln in body.lines:
+    rates = captured_rates([ln.tax_code for ln in body.lines])
+    for ln, rate in zip(body.lines, rates, strict=True):
         qty = parse_decimal(ln.quantity, QUANTITY_DECIMALS)
         price = parse_decimal(ln.unit_price, UNIT_PRICE_DECIMALS)
-        lines.append(JobLine(ln.line_id, ln.item_code, ln.description, qty, price, line_amount(qty, price, c)))
+        lines.append(
+            JobLine(ln.line_id, ln.item_code, ln.description, qty, price, line_amount(qty, price, c), tax=rate)
+        )
     for i, line in enumerate(lines):
         check_line(i, line)
     total = job_total(lines, c)
@@ -363,11 +385,22 @@ def put_settings(body: SettingsIn, by: Actor) -> Settings:
             current.accounts.update(body.accounts.model_dump(exclude_none=True))
         if body.account_names is not None:
             current.account_names.update(body.account_names.model_dump(exclude_none=True))
+        if body.tax_on_deposits is not None:
+            current.tax_on_deposits = body.tax_on_deposits
+        if body.tax_codes is not None:
+            current.tax_codes = {k: v.model_dump() for k, v in body.tax_codes.items()}  # type: ignore[misc]
+        if body.company is not None:
+            current.company.update(body.company.model_dump(exclude_none=True))  # type: ignore[typeddict-item]
         codes = [current.accounts[k] for k in ACCOUNT_KEYS]
         if len(set(codes)) != len(codes):
             raise ValidationFailed.field(
                 "accounts", "receivable, customer_deposits and revenue must be different accounts"
             )
+        for code, tc in current.tax_codes.items():
+            if tc["account"] in codes:  # R16: tax has its own accounts
+                raise ValidationFailed.field(
+                    f"tax_codes.{code}.account", f"{tc['account']} is the receivable, deposits or revenue account"
+                )
         read = current.version
         current.updated_at, current.updated_by, current.version = now_iso(), by, read + 1
         try:

@@ -101,11 +101,14 @@ def get_shipment(shipment_id: str) -> ShipmentDoc | None:
 
 def authored(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored record or invoice with its ``created_by`` (R20; written before R20: ``unknown``), and
-    an invoice with its ``status`` (R14; issued before voids existed: ``issued``)."""
+    an invoice with its ``status`` (R14; issued before voids existed: ``issued``) and its ``subtotal``
+    and ``tax`` (R16; issued before tax existed: the total, and no tax)."""
     if "created_by" not in doc:
         doc["created_by"] = actor_or_unknown(None)
     if "invoice_id" in doc and "number" in doc and "status" not in doc:
         doc["status"] = InvoiceStatus.ISSUED.value
+    if "invoice_id" in doc and "number" in doc and "subtotal" not in doc:  # issued before R16: no tax
+        doc["subtotal"], doc["tax"] = doc["total"], []
     if "schedule" in doc and "credit_note_id" not in doc:  # a record written before R14
         doc["credit_note_id"] = None
     return doc
