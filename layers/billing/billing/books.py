@@ -248,8 +248,9 @@ def apply_deposit(
     # apply
     job.pending.pop(record.record_id, None)
     job.deposits.append(
-        DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id, held[0], tax)
+        DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id, held[0])
     )
+    job.deposit_tax = tx.summed([*job.deposit_tax, *tax])
     job.deposit_accounts[held[0]] = held[1]
     record.status, record.invoice_id, record.failure_reason = RecordStatus.INVOICED, invoice["invoice_id"], None
     record.updated_at = issued_at
@@ -301,7 +302,7 @@ def apply_final(
     due = revenue - deposits  # = job total - shipments billed - deposits billed (net of tax)
     # R16: its own tax per rate (the job's tax less what shipments charged), less each deposit's tax
     own = tx.final_taxes(job.net_per_rate(), job.shipment_tax, c)
-    reversed_tax = [t for d in job.deposits for t in d.tax]
+    reversed_tax = job.deposit_tax
     shown = tx.summed([*own, *(t.negated() for t in reversed_tax)])
     billed_before = deposits + job.shipments_billed
     billing = billing_block(job, billed_before, due)

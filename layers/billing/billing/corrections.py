@@ -26,7 +26,7 @@ from .documents import (
     RecordStatus,
 )
 from .errors import AlreadyVoided, Conflict, JobFinalized, NotVoidable, Overbilling, ValidationFailed
-from .limits import LINES_PER_JOB, MAX_AMOUNT, TOKENS_KEPT
+from .limits import LINES_PER_JOB, MAX_AMOUNT, TAX_RATES_PER_JOB, TOKENS_KEPT
 from .model import Job, JobLine, Record, dec
 from .money import ZERO, fmt, line_amount
 from .tax import UNTAXED, Rate, Tax, summed
@@ -149,6 +149,7 @@ def apply_void(
     kind = original["type"]
     if kind == InvoiceType.DEPOSIT:
         _void_deposit(job, original, record, invoice["invoice_id"], issued_at)
+        job.deposit_tax = summed([*job.deposit_tax, *tax])  # its tax is no longer held (R16)
     elif kind == InvoiceType.SHIPMENT:
         _void_shipment(job, original, tax)
         voiding.shipment_id = original.get("shipment_id")
@@ -219,7 +220,11 @@ def check_line(i: int, line: JobLine) -> None:
 
 
 def job_total(lines: list[JobLine], currency: str) -> Decimal:
-    """The sum of the lines, which must be above zero and below the limit (R19; 422 naming ``lines``)."""
+    """The sum of the lines, which must be above zero and below the limit, on at most
+    ``TAX_RATES_PER_JOB`` tax rates (R16, R19: the job item keeps its tax per rate; 422 naming ``lines``)."""
+    rates = {ln.tax for ln in lines if ln.tax.taxed}
+    if len(rates) > TAX_RATES_PER_JOB:
+        raise ValidationFailed.field("lines", f"a job's lines can use at most {TAX_RATES_PER_JOB} tax rates")
     total = sum((ln.amount for ln in lines), ZERO)
     if total <= 0:
         raise ValidationFailed.field("lines", f"the job total must be greater than {fmt(ZERO, currency)}")

@@ -24,6 +24,7 @@ ACCOUNT_CODE_MAX = 20
 ACCOUNT_NAME_MAX = 100
 TAX_CODE_MAX = 20  # characters of a tax code (R16)
 TAX_CODES_MAX = 50  # tax codes in the settings
+TAX_RATES_PER_JOB = 10  # distinct tax rates (code and rate captured) on one job's lines
 COMPANY_NAME_MAX = 200
 ADDRESS_MAX = 1000
 TAX_ID_MAX = 64

@@ -97,7 +97,6 @@ class DepositRef:
     invoice_date: str
     record_id: str
     account: str = ""  # the Customer Deposits account it was posted to (R7); "" before it was kept
-    tax: list[Tax] = field(default_factory=list)  # R16: its tax per code, reversed with it on the same accounts
 
 
 @dataclass
@@ -126,6 +125,8 @@ class Job:
     pending: dict[str, Decimal] = field(default_factory=dict)  # record_id -> amount
     shipments_billed: Decimal = ZERO
     shipment_tax: list[Tax] = field(default_factory=list)  # R16: tax billed by shipment invoices, per rate
+    # R16: tax of the live deposit invoices, per rate (its account in it): the final reverses it all
+    deposit_tax: list[Tax] = field(default_factory=list)
     shipment_count: int = 0
     final_invoice_id: str | None = None
     final_billed: Decimal = ZERO
@@ -213,7 +214,6 @@ class Job:
                     "invoice_date": d.invoice_date,
                     "record_id": d.record_id,
                     "account": d.account,
-                    "tax": [t.line(c) for t in d.tax],
                 }
                 for d in self.deposits
             ],
@@ -221,6 +221,7 @@ class Job:
             "pending": {k: fmt(v, c) for k, v in self.pending.items()},
             "shipments_billed": fmt(self.shipments_billed, c),
             "shipment_tax": [t.line(c) for t in self.shipment_tax],
+            "deposit_tax": [t.line(c) for t in self.deposit_tax],
             "shipment_count": self.shipment_count,
             "final_invoice_id": self.final_invoice_id or "",
             "final_billed": fmt(self.final_billed, c),
@@ -254,7 +255,6 @@ class Job:
                     d["invoice_date"],
                     d.get("record_id", ""),
                     d.get("account", ""),
-                    [Tax.from_dict(t) for t in d.get("tax") or []],
                 )
                 for d in s.get("deposits", [])
             ],
@@ -262,6 +262,7 @@ class Job:
             pending={k: dec(v) for k, v in (s.get("pending") or {}).items()},
             shipments_billed=dec(s.get("shipments_billed", "0")),
             shipment_tax=[Tax.from_dict(t) for t in s.get("shipment_tax") or []],
+            deposit_tax=[Tax.from_dict(t) for t in s.get("deposit_tax") or []],
             shipment_count=int(s.get("shipment_count", 0)),
             final_invoice_id=s.get("final_invoice_id") or None,
             final_billed=dec(s.get("final_billed", "0")),
