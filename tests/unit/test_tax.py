@@ -66,13 +66,14 @@ def _job(lines: list[tuple[Rate, int, int]]) -> Job:
         JobLine(str(i), "ITEM", "", D(q), D(p).scaleb(-2), line_amount(D(q), D(p).scaleb(-2), "USD"), tax=r)
         for i, (r, q, p) in enumerate(lines)
     ]
-    return Job(Kind.ORDER, "SO-1", "C-1", "Acme", "USD", built, sum(ln.amount for ln in built))
+    return Job(Kind.ORDER, "SO-1", "C-1", "Acme", "USD", built, sum((ln.amount for ln in built), D(0)))
 
 
 @settings(max_examples=150, deadline=None)
 @given(lines_strategy, st.lists(step, max_size=8), st.booleans())
 def test_lifetime_tax_per_code_is_the_tax_on_the_job_net_and_every_entry_balances(lines, steps, on_deposits):
-    conf = Settings(tax_on_deposits=on_deposits)
+    codes = {r.code: {"name": r.name, "rate": format(r.rate, "f"), "account": r.account} for r in RATES if r.taxed}
+    conf = Settings(tax_on_deposits=on_deposits, tax_codes=codes)  # type: ignore[arg-type]
     job = _job(lines)
     issued: list[Issued] = []
     n = 0

@@ -66,13 +66,16 @@ Account = tuple[str, str]  # code, name
 
 
 def _postings(currency: str, lines: Iterable[tuple[Account, Decimal, Decimal]]) -> list[Posting]:
-    """One posting per account (debits and credits of one account are netted into one side)."""
-    totals: dict[Account, Decimal] = {}
-    for account, debit, credit in lines:
-        totals[account] = totals.get(account, ZERO) + debit - credit
+    """One posting per account code (its debits and credits netted into one side, under the first
+    name given for it): a transaction may write each balance item once."""
+    totals: dict[str, Decimal] = {}
+    names: dict[str, str] = {}
+    for (code, name), debit, credit in lines:
+        totals[code] = totals.get(code, ZERO) + debit - credit
+        names.setdefault(code, name)
     out = [
-        Posting(code, name, currency, net if net > 0 else ZERO, -net if net < 0 else ZERO)
-        for (code, name), net in totals.items()
+        Posting(code, names[code], currency, net if net > 0 else ZERO, -net if net < 0 else ZERO)
+        for code, net in totals.items()
         if net != 0
     ]
     debit = sum((p.debit for p in out), ZERO)
@@ -222,8 +225,10 @@ def apply_deposit(
         "amount": fmt(record.amount, c),
         "percent": format(record.percent, "f") if record.percent is not None else None,
     }
-    # R16: with tax on deposits, the net is allocated over the job's rates and each part taxed
-    tax = tx.deposit_taxes(record.amount, job.net_per_rate(), c) if settings.tax_on_deposits else []
+    # R16: with tax on deposits, the net is allocated over the job's rates (in proportion to what is
+    # left to bill of each: shipment invoices billed the rest) and each part taxed
+    weights = job.net_per_rate(settings, unbilled=True)
+    tax = tx.deposit_taxes(record.amount, weights, c) if settings.tax_on_deposits else []
     invoice = invoice_doc(
         n,
         InvoiceType.DEPOSIT,
@@ -250,7 +255,7 @@ def apply_deposit(
     job.deposits.append(
         DepositRef(invoice["invoice_id"], record.amount, record.invoice_date, record.record_id, held[0])
     )
-    job.deposit_tax = tx.summed([*job.deposit_tax, *tax])
+    job.deposit_tax = tx.summed([*job.deposit_tax, *tax], per_account=True)
     job.deposit_accounts[held[0]] = held[1]
     record.status, record.invoice_id, record.failure_reason = RecordStatus.INVOICED, invoice["invoice_id"], None
     record.updated_at = issued_at
@@ -301,7 +306,7 @@ def apply_final(
         )
     due = revenue - deposits  # = job total - shipments billed - deposits billed (net of tax)
     # R16: its own tax per rate (the job's tax less what shipments charged), less each deposit's tax
-    own = tx.final_taxes(job.net_per_rate(), job.shipment_tax, c)
+    own = tx.final_taxes(job.net_per_rate(settings), job.shipment_tax, c)
     reversed_tax = job.deposit_tax
     shown = tx.summed([*own, *(t.negated() for t in reversed_tax)])
     billed_before = deposits + job.shipments_billed
@@ -407,7 +412,7 @@ def apply_shipment_invoice(
         ln.billed_quantity += s.quantity
         ln.billed_amount += amount
         total += amount
-        rated.append((ln.tax, amount))
+        rated.append((job.resolved(ln.tax, settings), amount))
         out.append(
             {
                 "code": ln.item_code,
@@ -442,5 +447,5 @@ def apply_shipment_invoice(
     )
     entry = entry_doc(n, ship_date, invoice["invoice_id"], c, postings)
     job.shipments_billed += total
-    job.shipment_tax = tx.summed([*job.shipment_tax, *tax])
+    job.shipment_tax = tx.summed([*job.shipment_tax, *tax], per_account=True)
     return Issued(invoice, entry, postings)

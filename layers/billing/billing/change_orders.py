@@ -55,6 +55,7 @@ def create_change_order(
         rates = captured_rates([None if job.line(c.line_id) else c.tax_code for c in changes])  # R16: new lines
         rated = [dataclasses.replace(c, tax=r) for c, r in zip(changes, rates, strict=True)]
         doc = apply_change_order(job, rated, body.date or business_date(), body.reason, now_iso(), by=by)
+        job.captured(rates)
         try:
             store.commit(store.Change(job, change_order=doc, token=token))
         except RecordExists:  # the token item: the same request, committed meanwhile by a concurrent resend

@@ -149,7 +149,7 @@ def apply_void(
     kind = original["type"]
     if kind == InvoiceType.DEPOSIT:
         _void_deposit(job, original, record, invoice["invoice_id"], issued_at)
-        job.deposit_tax = summed([*job.deposit_tax, *tax])  # its tax is no longer held (R16)
+        job.deposit_tax = summed([*job.deposit_tax, *tax], per_account=True)  # no longer held (R16)
     elif kind == InvoiceType.SHIPMENT:
         _void_shipment(job, original, tax)
         voiding.shipment_id = original.get("shipment_id")
@@ -184,7 +184,7 @@ def _void_shipment(job: Job, original: InvoiceDoc, tax: list[Tax]) -> None:
         ln.billed_quantity -= Decimal(line["quantity"])
         ln.billed_amount -= Decimal(line["amount"])
     job.shipments_billed -= dec(original.get("subtotal", original["total"]))
-    job.shipment_tax = summed([*job.shipment_tax, *tax])
+    job.shipment_tax = summed([*job.shipment_tax, *tax], per_account=True)
 
 
 def _reopen(job: Job, original: InvoiceDoc, at: str) -> None:

@@ -130,10 +130,7 @@ class JobLineDoc(TypedDict):
     billed_quantity: str  # shipped quantities billed by shipment invoices
     billed_amount: str  # revenue billed by shipment invoices (R7)
     tax_code: str | None  # R16: the line's tax code (None: untaxed)
-    # R16: the code's rate (a percent), name and account, captured when the line was registered or changed
-    tax_rate: str | None
-    tax_name: str | None
-    tax_account: str | None
+    tax_rate: str | None  # R16: the code's rate (a percent), captured when the line was added
 
 
 class JobBilling(TypedDict):

@@ -272,10 +272,15 @@ class ActorIn(BaseModel):
 
 
 def _rate(value: str) -> str:
-    _bounded(value, PERCENT_DECIMALS, "rate", Decimal(101), allow_zero=True)
-    if parse_decimal(value, PERCENT_DECIMALS) > 100:
-        raise ValueError("rate must be at most 100")
-    return value
+    """A percent 0-100 with at most 4 decimals, kept in its shortest form ("20.0000" and "020" are "20")."""
+    try:
+        rate = parse_decimal(value, PERCENT_DECIMALS, "rate")
+    except MoneyError as e:
+        raise ValueError(str(e)) from None
+    if not 0 <= rate <= 100:
+        raise ValueError("rate must be a percent from 0 to 100")
+    text = format(rate, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class TaxCodeIn(BaseModel):

@@ -53,7 +53,7 @@ class JobLine:
     shipped_quantity: Decimal = ZERO  # every recorded shipment, invoiced or not
     billed_quantity: Decimal = ZERO  # shipped quantities billed by shipment invoices
     billed_amount: Decimal = ZERO  # revenue billed by shipment invoices (R7)
-    tax: Rate = UNTAXED  # R16: its tax code, captured (rate, name, account) when registered or changed
+    tax: Rate = UNTAXED  # R16: its tax code and the rate captured when the line was added
 
     def to_dict(self, currency: str) -> JobLineDoc:
         return {
@@ -68,8 +68,6 @@ class JobLine:
             "billed_amount": fmt(self.billed_amount, currency),
             "tax_code": self.tax.code or None,
             "tax_rate": format(self.tax.rate, "f") if self.tax.taxed else None,
-            "tax_name": self.tax.name or None,
-            "tax_account": self.tax.account or None,
         }
 
     @classmethod
@@ -127,6 +125,9 @@ class Job:
     shipment_tax: list[Tax] = field(default_factory=list)  # R16: tax billed by shipment invoices, per rate
     # R16: tax of the live deposit invoices, per rate (its account in it): the final reverses it all
     deposit_tax: list[Tax] = field(default_factory=list)
+    # R16: each tax code's name and account when a line first captured it: what posts it if the
+    # settings no longer have the code (the settings' own name and account otherwise)
+    tax_codes: dict[str, dict[str, str]] = field(default_factory=dict)
     shipment_count: int = 0
     final_invoice_id: str | None = None
     final_billed: Decimal = ZERO
@@ -154,9 +155,25 @@ class Job:
         """Billed to date: deposits and shipment invoices, plus the final invoice's balance due."""
         return self.deposits_billed + self.shipments_billed + self.final_billed
 
-    def net_per_rate(self) -> dict[Rate, Decimal]:
-        """R16: the job's net per tax rate (untaxed lines under ``UNTAXED``)."""
-        return net_per_rate((ln.tax, ln.amount) for ln in self.lines)
+    def net_per_rate(self, settings: Settings, *, unbilled: bool = False) -> dict[Rate, Decimal]:
+        """R16: the job's net per tax rate (untaxed lines under ``UNTAXED``), each rate named and
+        posted as ``settings`` say now; ``unbilled``: less what shipment invoices billed."""
+        pairs = ((ln.tax, ln.amount - (ln.billed_amount if unbilled else ZERO)) for ln in self.lines)
+        return {self.resolved(r, settings): v for r, v in net_per_rate(pairs).items()}
+
+    def captured(self, rates: list[Rate]) -> None:
+        """R16: keep the name and account of each code the job's lines name, as the settings had them."""
+        for r in rates:
+            if r.taxed:
+                self.tax_codes[r.code] = {"name": r.name, "account": r.account}
+
+    def resolved(self, rate: Rate, settings: Settings) -> Rate:
+        """``rate`` with the name and account its code has in the settings now, or, if they no longer
+        have it, those it had when the job's lines captured it."""
+        if not rate.taxed:
+            return rate
+        now = settings.tax_codes.get(rate.code) or self.tax_codes.get(rate.code) or {}
+        return rate.named(now.get("name", rate.code), now.get("account", ""))
 
     def line(self, line_id: str) -> JobLine | None:
         return next((ln for ln in self.lines if ln.line_id == line_id), None)
@@ -222,6 +239,7 @@ class Job:
             "shipments_billed": fmt(self.shipments_billed, c),
             "shipment_tax": [t.line(c) for t in self.shipment_tax],
             "deposit_tax": [t.line(c) for t in self.deposit_tax],
+            "tax_codes": {k: dict(v) for k, v in self.tax_codes.items()},
             "shipment_count": self.shipment_count,
             "final_invoice_id": self.final_invoice_id or "",
             "final_billed": fmt(self.final_billed, c),
@@ -263,6 +281,7 @@ class Job:
             shipments_billed=dec(s.get("shipments_billed", "0")),
             shipment_tax=[Tax.from_dict(t) for t in s.get("shipment_tax") or []],
             deposit_tax=[Tax.from_dict(t) for t in s.get("deposit_tax") or []],
+            tax_codes={k: dict(v) for k, v in (s.get("tax_codes") or {}).items()},
             shipment_count=int(s.get("shipment_count", 0)),
             final_invoice_id=s.get("final_invoice_id") or None,
             final_billed=dec(s.get("final_billed", "0")),

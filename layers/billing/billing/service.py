@@ -155,6 +155,7 @@ def register_job(kind: Kind, body: JobIn, token: str | None = None, *, by: Actor
         created_token=token,
         created_by=by,
     )
+    job.captured(rates)
     try:
         store.commit(store.Change(job, new_job=True))
     except AlreadyExists:

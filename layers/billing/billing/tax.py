@@ -9,7 +9,7 @@ The untaxed part of a job is the code ``""`` (rate 0).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, TypeVar
 
@@ -21,13 +21,14 @@ K = TypeVar("K")
 
 @dataclass(frozen=True)
 class Rate:
-    """A tax code as a line captured it (R16): code, name, rate (a percent) and the account its tax is
-    posted to. Lines of one code captured at different rates are different ``Rate``s."""
+    """A tax code at the rate a line captured (R16). A rate IS its code and percent: tax is computed
+    and rounded per (code, rate), whatever the code is named or posted to. ``name`` and ``account``
+    say how an invoice shows and posts it (the settings' now: ``resolved``); they are not compared."""
 
     code: str
-    name: str
+    name: str = field(compare=False)
     rate: Decimal
-    account: str
+    account: str = field(compare=False)
 
     @property
     def taxed(self) -> bool:
@@ -37,7 +38,10 @@ class Rate:
     def of_line(cls, d: Mapping[str, Any]) -> Rate:
         if not d.get("tax_code"):
             return UNTAXED
-        return cls(d["tax_code"], d.get("tax_name") or d["tax_code"], Decimal(str(d["tax_rate"])), d["tax_account"])
+        return cls(d["tax_code"], "", Decimal(str(d["tax_rate"])), "")
+
+    def named(self, name: str, account: str) -> Rate:
+        return replace(self, name=name, account=account)
 
 
 UNTAXED = Rate("", "", ZERO, "")  # lines with no tax code: rate 0, never posted
@@ -110,13 +114,15 @@ def total(tax: Iterable[Tax]) -> Decimal:
     return sum((t.amount for t in tax), ZERO)
 
 
-def summed(tax: Iterable[Tax]) -> list[Tax]:
-    """Taxes of the same rate added up (bases and amounts), in the order the rates first appear;
-    rates that come to nothing are left out."""
-    out: dict[Rate, Tax] = {}
+def summed(tax: Iterable[Tax], *, per_account: bool = False) -> list[Tax]:
+    """Taxes of the same rate added up (bases and amounts), in the order the rates first appear; rates
+    that come to nothing are left out. ``per_account``: of the same rate AND account (what is held on
+    each account, so that a reversal posts back to it)."""
+    out: dict[tuple[Rate, str], Tax] = {}
     for t in tax:
-        was = out.get(t.rate)
-        out[t.rate] = t if was is None else Tax(t.rate, was.base + t.base, was.amount + t.amount)
+        key = (t.rate, t.rate.account if per_account else "")
+        was = out.get(key)
+        out[key] = t if was is None else Tax(was.rate, was.base + t.base, was.amount + t.amount)
     return [t for t in out.values() if t.base != 0 or t.amount != 0]
 
 
@@ -130,7 +136,7 @@ def final_taxes(job_net: Mapping[Rate, Decimal], shipped: Iterable[Tax], currenc
     """R16: the tax the final invoice itself charges per rate: the tax on the job's whole net for the
     rate, rounded once, less what shipment invoices charged for it (their bases likewise), so that
     shipments + final = the tax on the job's net, to the cent. The deposits' tax is reversed beside it."""
-    billed = {t.rate: t for t in summed(shipped)}
+    billed = {t.rate: t for t in summed(shipped)}  # per rate, whatever account each was posted to
     out = []
     for rate, net in job_net.items():
         if not rate.taxed:
