@@ -37,7 +37,14 @@ BODIES: dict[tuple[str, str], Any] = {
         "customer_name": "Acme",
         "currency": "USD",
         "lines": [
-            {"line_id": "1", "item_code": "WIDGET", "description": "Widget", "quantity": "10", "unit_price": "100.00"}
+            {
+                "line_id": "1",
+                "item_code": "WIDGET",
+                "description": "Widget",
+                "quantity": "10",
+                "unit_price": "100.00",
+                "tax_code": "VAT20",  # R16: a code of the settings' tax_codes (put_settings.json)
+            }
         ],
     },
     ("POST", "/{kind}/{job_id}/progress-billings"): {
@@ -75,6 +82,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/settings"): {
         "auto_invoice_on_shipment": False,
         "accounts": {"receivable": "1200", "customer_deposits": "2400", "revenue": "4000"},
+        "tax_on_deposits": False,
+        "tax_codes": {"VAT20": {"name": "VAT 20%", "rate": "20", "account": "2200"}},
+        "company": {"name": "Acme Builders Ltd", "address": "1 Main Street, Springfield", "tax_id": "GB123456789"},
     },
 }
 QUERIES = {("GET", "/{kind}"): "status=open&limit=20"}

@@ -1,15 +1,17 @@
 /* Change orders (R15): the job's change-order history, and the dialog that changes a line's quantity,
- * unit price or description, or adds a line, and POSTs only the lines that change. */
+ * unit price or description, or adds a line (with a tax code of the settings, or none: R16; an existing
+ * line's tax code cannot change), and POSTs only the lines that change. */
 
 import { jobPath } from "./api.js";
 import { $, clear, h, toast } from "./dom.js";
-import { isZero, money } from "./format.js";
+import { isZero, lineTax, money } from "./format.js";
 import { clearFormError, clearInvalidOnInput, localError, postForm } from "./forms.js";
 import { isClerk } from "./identity.js";
+import { refreshTaxSelects, taxSelect } from "./settings.js";
 import { reload, state } from "./state.js";
 
 const EDITABLE = ["description", "quantity", "unit_price"];   // what a change order may set on a line
-const NEW_FIELDS = ["item_code", "description", "quantity", "unit_price"];
+const NEW_FIELDS = ["item_code", "description", "quantity", "unit_price", "tax_code"];
 
 // ---- the history ---------------------------------------------------------------------------------
 
@@ -48,7 +50,7 @@ function lineChanges(co, currency) {
     if (!was) {
       return h("li", { "data-line": after.line_id }, name,
         ` added${after.description ? ` (${after.description})` : ""}: ${after.quantity} × ${after.unit_price} = ` +
-        `${after.amount} ${currency}`);
+        `${after.amount} ${currency}` + (after.tax_code ? `, tax ${after.tax_code} ${after.tax_rate}%` : ""));
     }
     const parts = [];
     if (was.quantity !== after.quantity) {
@@ -87,6 +89,7 @@ function existingRow(line, currency) {
     h("td", { class: "price" },
       cellInput("unit_price", `${n} unit price`, { value: line.unit_price, inputmode: "decimal" }),
       billed ? h("span", { class: "sub" }, "billed by shipments") : null),
+    h("td", { class: "cell-text", "data-tax": line.tax_code || "" }, lineTax(line)),
     h("td", { class: "num cell-text" }, money(line.amount, currency)),
     h("td", {}));
 }
@@ -100,6 +103,7 @@ function newRow(lineId) {
     h("td", { class: "qty" }, cellInput("quantity", "New line quantity", { placeholder: "1", inputmode: "decimal" })),
     h("td", { class: "price" },
       cellInput("unit_price", "New line unit price", { placeholder: "100.00", inputmode: "decimal" })),
+    h("td", { class: "tax" }, taxSelect("New line tax code")),
     h("td", { class: "num muted cell-text" }, "new"),
     h("td", { class: "cell-text" }, h("button", {
       type: "button", class: "link-button link-danger", "aria-label": "Remove new line",
@@ -112,7 +116,7 @@ function labelNewRows() {
   document.querySelectorAll('#change-lines tbody tr[data-new="true"]').forEach((row, i) => {
     const n = `New line ${i + 1}`;
     row.dataset.label = n;
-    row.querySelectorAll("input").forEach((input) => {
+    row.querySelectorAll("input, select").forEach((input) => {
       input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/^New line( \d+)?/, n));
     });
     row.querySelector("button").setAttribute("aria-label", `Remove ${n.toLowerCase()}`);
@@ -149,12 +153,13 @@ function openChangeDialog() {
   for (const line of job.lines) body.append(existingRow(line, job.currency));
   $("#change-dialog").showModal();
   $("#cf-reason").focus();
+  refreshTaxSelects($("#change-lines"));  // the codes a new line may pick, as the settings have them now
 }
 
 /** Tag a row's inputs with the body entry they became, so that a 422 naming lines[i].x outlines them. */
 function tagRow(row, index) {
   row.dataset.field = index === null ? "" : `lines[${index}]`;
-  row.querySelectorAll("input").forEach((input) => {
+  row.querySelectorAll("input, select").forEach((input) => {
     input.dataset.field = index === null ? "" : `lines[${index}].${input.name}`;
   });
 }
@@ -165,7 +170,7 @@ function changeBody(form) {
   if (form.elements.date.value) body.date = form.elements.date.value;
   body.lines = [];
   const value = (row, name) => {
-    const text = row.querySelector(`input[name="${name}"]`).value;
+    const text = row.querySelector(`[name="${name}"]`).value;
     return name === "description" ? text : text.trim();
   };
   const rows = Array.from(document.querySelectorAll("#change-lines tbody tr"));

@@ -31,6 +31,13 @@ export function badge(status, extra) {
   return h("span", { class: `badge badge-${status}${extra ? " " + extra : ""}` }, label);
 }
 
+/** R16: a job line's tax as captured on the line ("VAT20 20%"), or "—" for an untaxed line. */
+export function lineTax(line) {
+  if (!line.tax_code) return "—";
+  return h("span", { class: "tax-code", title: `Tax code ${line.tax_code} at the ${line.tax_rate}% the line captured` },
+    h("span", { class: "mono" }, line.tax_code), ` ${line.tax_rate}%`);
+}
+
 /** R14: an open job whose final invoice a credit note voided. */
 export function isReopened(job) {
   return job.status === "open" && Number(job.reopen_count || 0) > 0;

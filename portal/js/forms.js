@@ -9,7 +9,7 @@ const FIELD_LABELS = {
   item_description: "Item description", amount: "Amt/Pct (amount)", percent: "Amt/Pct (percent)",
   schedule: "Schedule", body: "Request", id: "Job ID", customer_id: "Customer ID",
   customer_name: "Customer name", currency: "Currency", lines: "Lines", reason: "Reason",
-  void_date: "Void date", date: "Date", "Idempotency-Key": "Idempotency key",
+  void_date: "Void date", date: "Date", "Idempotency-Key": "Idempotency key", tax_code: "Tax code",
 };
 
 /** The field's label: the form's own (the input it names, by its aria-label or data-label), else a generic one. */
@@ -37,6 +37,7 @@ const FINALIZED = {
 const FORBIDDEN = {
   void: "Only a billing administrator (group billing-admins) can void an invoice.",
   change: "Only billing clerks and administrators can issue a change order.",
+  settings: "Only a billing administrator (group billing-admins) can change the settings.",
 };
 
 function plainMessage(err, noun, currency, action) {
@@ -73,7 +74,7 @@ function plainMessage(err, noun, currency, action) {
 
 /**
  * Show an API error in a form's error box and mark the fields it names. ``action`` (cancel, edit,
- * retry, void, change) words a NOT_PENDING, JOB_FINALIZED or FORBIDDEN refusal.
+ * retry, void, change, settings) words a NOT_PENDING, JOB_FINALIZED or FORBIDDEN refusal.
  */
 export function showFormError(box, form, err, noun, currency, action = "cancel") {
   clearFormError(box, form);

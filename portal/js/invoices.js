@@ -1,5 +1,6 @@
-/* Invoices: the job's invoice list, and the selected invoice shown as a document, with Void on an
- * issued invoice (admins, R14) and the links between a voided invoice and its credit note. */
+/* Invoices: the job's invoice list, and the selected invoice shown as a document (its subtotal, one tax
+ * row per code and its total, R16), with Void on an issued invoice (admins, R14) and the links between
+ * a voided invoice and its credit note. */
 
 import { api } from "./api.js";
 import { $, capitalize, clear, h } from "./dom.js";
@@ -149,9 +150,25 @@ function invoiceLines(inv) {
       h("th", { scope: "col", class: "num" }, "Qty"), h("th", { scope: "col", class: "num" }, "Unit price"),
       h("th", { scope: "col", class: "num" }, "Amount"))),
     h("tbody", {}, rows),
-    h("tfoot", {}, h("tr", {},
+    h("tfoot", {}, taxRows(inv), h("tr", { class: "total-row" },
       h("td", { colspan: "4" }, { final: "Balance due", credit_note: "Total credited" }[inv.type] || "Total"),
       h("td", { class: "num", "data-total": "" }, money(inv.total, inv.currency)))));
+}
+
+/** R16: the subtotal (net) and one row per tax code, "VAT 20% (20%) on 2500.00 USD"; none without tax. */
+function taxRows(inv) {
+  const tax = inv.tax || [];
+  if (!tax.length) return [];
+  const c = inv.currency;
+  return [
+    h("tr", { class: "subtotal-row" },
+      h("td", { colspan: "4" }, "Subtotal", h("span", { class: "muted" }, " (net of tax)")),
+      h("td", { class: "num", "data-subtotal": "" }, money(inv.subtotal, c))),
+    ...tax.map((t) => h("tr", { class: "tax-row", "data-tax": t.code },
+      h("td", { class: "code" }, t.code),
+      h("td", { colspan: "3" }, `${t.name} (${t.rate}%) on `, money(t.base, c)),
+      h("td", { class: "num", "data-tax-amount": "" }, money(t.amount, c)))),
+  ];
 }
 
 function invoiceLine(line, inv) {

@@ -5,8 +5,8 @@
  * (decimal strings) with the currency, and amounts typed by the user are sent as the strings they typed
  * (the API rejects JSON numbers).
  *
- * This module routes (the selected job is the address hash, #/orders/SO-1001), loads the selected job
- * and renders it through the view modules, and starts the page.
+ * This module routes (the selected job is the address hash, #/orders/SO-1001; #/settings is the
+ * Settings screen), loads the selected job and renders it through the view modules, and starts the page.
  */
 
 import { api, jobPath, listAll } from "./api.js";
@@ -20,7 +20,7 @@ import { bindJobList, loadJobs, renderJobList, replaceListedJob } from "./jobs.j
 import { renderLedger } from "./ledger.js";
 import { bindRecordForm, renderRecordForm, renderRecords, resetRecordForm } from "./records.js";
 import { bindRegisterDialog } from "./register.js";
-import { loadSettings } from "./settings.js";
+import { bindSettings, loadSettings, openSettings } from "./settings.js";
 import { renderShipments } from "./shipments.js";
 import { KIND_NOUN, setReloader, state } from "./state.js";
 import { renderHeader, renderLines, renderSummary } from "./summary.js";
@@ -31,7 +31,23 @@ function fromHash() {
   return match ? { kind: match[1], id: decodeURIComponent(match[2]) } : null;
 }
 
+const SETTINGS_HASH = "#/settings";
+
 async function onRoute() {
+  const settings = location.hash === SETTINGS_HASH;
+  $("#settings-view").hidden = !settings;
+  $("#settings-open").setAttribute("aria-current", settings ? "page" : "false");
+  if (settings) {
+    state.current = null;
+    state.loadSeq++;   // a job still loading is not rendered
+    renderJobList();
+    $("#empty-state").hidden = true;
+    $("#job-view").hidden = true;
+    document.title = "Settings · Progress Billing";
+    window.scrollTo(0, 0);
+    await openSettings();
+    return;
+  }
   const target = fromHash();
   const changed = !target || !state.current ||
     target.kind !== state.current.kind || target.id !== state.current.id;
@@ -45,6 +61,7 @@ async function onRoute() {
   $("#empty-state").hidden = Boolean(target);
   $("#job-view").hidden = !target;
   if (target) await loadCurrent();
+  else document.title = "Progress Billing";
 }
 
 async function loadCurrent() {
@@ -95,6 +112,7 @@ async function refreshAll() {
   } catch (err) {
     showBanner(err.message);
   }
+  loadSettings();
   await loadCurrent();
 }
 
@@ -106,6 +124,7 @@ function bindEvents() {
   bindVoidDialog();
   bindChangeDialog();
   bindRegisterDialog();
+  bindSettings();
   document.querySelectorAll("dialog [data-close]").forEach((b) =>
     b.addEventListener("click", () => b.closest("dialog").close()));
   $("#refresh-all").addEventListener("click", refreshAll);

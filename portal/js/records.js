@@ -144,8 +144,14 @@ function renderBasis() {
     input.placeholder = job ? zeroLike(job.total) : "0.00";
     $("#rf-suffix").textContent = currency;
     $("#rf-value-hint").textContent = job
-      ? `Remaining ${job.billing.remaining} ${currency}, of which ${job.billing.pending_scheduled} scheduled` : "";
+      ? `${taxed(job) ? "Net of tax. " : ""}Remaining ${job.billing.remaining} ${currency}, of which ` +
+        `${job.billing.pending_scheduled} scheduled` : "";
   }
+}
+
+/** R16: whether a line of the job names a tax code (amounts are then net of tax). */
+function taxed(job) {
+  return job.lines.some((line) => line.tax_code);
 }
 
 export function resetRecordForm() {

@@ -1,8 +1,10 @@
-/* Register a job: the dialog with kind, ID, customer, currency and lines, and its POST. */
+/* Register a job: the dialog with kind, ID, customer, currency and lines (each with a tax code of the
+ * settings, or none: R16), and its POST. */
 
 import { $, capitalize, clear, h, toast } from "./dom.js";
 import { clearFormError, clearInvalidOnInput, postForm } from "./forms.js";
 import { replaceListedJob, selectJob } from "./jobs.js";
+import { refreshTaxSelects, taxSelect } from "./settings.js";
 import { KIND_NOUN } from "./state.js";
 
 function lineRow(index) {
@@ -17,17 +19,24 @@ function lineRow(index) {
     cell("description", { label: "description", placeholder: "Widget" }),
     cell("quantity", { label: "quantity", placeholder: "10", inputmode: "decimal", cls: "qty" }),
     cell("unit_price", { label: "unit price", placeholder: "100.00", inputmode: "decimal", cls: "price" }),
+    h("td", { class: "tax" }, taxCell(index)),
     h("td", {}, index > 0 ? h("button", {
       type: "button", class: "link-button link-danger", "aria-label": `Remove line ${n}`,
       onclick: (event) => { event.currentTarget.closest("tr").remove(); renumberLines(); },
     }, "Remove") : null));
 }
 
+function taxCell(index) {
+  const select = taxSelect(`Line ${index + 1} tax code`);
+  select.dataset.field = `lines[${index}].tax_code`;
+  return select;
+}
+
 function renumberLines() {
   const rows = Array.from(document.querySelectorAll("#register-lines tbody tr"));
   rows.forEach((row, i) => {
     row.cells[0].textContent = String(i + 1);
-    row.querySelectorAll("input").forEach((input) => {
+    row.querySelectorAll("input, select").forEach((input) => {
       input.dataset.field = `lines[${i}].${input.name}`;
       input.setAttribute("aria-label", input.getAttribute("aria-label").replace(/^Line \d+/, `Line ${i + 1}`));
     });
@@ -47,6 +56,7 @@ function openRegisterDialog() {
   clear($("#register-lines tbody")).append(lineRow(0));
   $("#register-dialog").showModal();
   $("#rg-id").focus();
+  refreshTaxSelects($("#register-lines"));  // codes another admin added since the page loaded
 }
 
 function registerBody(form) {
@@ -58,11 +68,13 @@ function registerBody(form) {
     lines: [],
   };
   document.querySelectorAll("#register-lines tbody tr").forEach((row, i) => {
-    const value = (name) => row.querySelector(`input[name="${name}"]`).value.trim();
-    body.lines.push({
+    const value = (name) => row.querySelector(`[name="${name}"]`).value.trim();
+    const line = {
       line_id: String(i + 1), item_code: value("item_code"), description: value("description"),
       quantity: value("quantity"), unit_price: value("unit_price"),
-    });
+    };
+    if (value("tax_code")) line.tax_code = value("tax_code");  // R16: none means untaxed
+    body.lines.push(line);
   });
   return body;
 }

@@ -13,6 +13,7 @@ export const state = {
   changeOrders: [],    // R15: CO-1 first
   invoiceId: null,     // the invoice open in the invoice view
   loadSeq: 0,          // discards responses for a job that is no longer selected
+  settings: null,      // GET /settings as last read (R16 tax codes for the line forms)
 };
 
 export const KIND_PATH = { order: "orders", project: "projects" };

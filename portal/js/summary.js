@@ -1,8 +1,8 @@
 /* The job's header and billing summary: status (and Reopened, R14), progress bar, legend, figures and
- * job lines. */
+ * job lines (with each line's tax code and rate, R16). */
 
 import { $, clear, h } from "./dom.js";
-import { isReopened, money, share } from "./format.js";
+import { isReopened, lineTax, money, share } from "./format.js";
 import { invoiceLink } from "./invoices.js";
 import { countRecords, state } from "./state.js";
 
@@ -85,13 +85,14 @@ export function renderLines() {
   const job = state.job;
   const body = clear($("#lines-table tbody"));
   for (const line of job.lines) {
-    body.append(h("tr", {},
+    body.append(h("tr", { "data-line": line.line_id },
       h("td", {}, line.line_id),
       h("td", { class: "mono" }, line.item_code),
       h("td", {}, line.description),
       h("td", { class: "num" }, line.quantity),
       h("td", { class: "num" }, line.unit_price),
       h("td", { class: "num" }, money(line.amount, job.currency)),
+      h("td", { "data-tax": line.tax_code || "" }, lineTax(line)),
       h("td", { class: "num" }, line.shipped_quantity),
       h("td", { class: "num" }, money(line.billed_amount, job.currency))));
   }

@@ -9,7 +9,11 @@ tests edit a scheduled record (R21: a new amount, then one that over-bills) and 
 (still over-billing, then with room once another record is cancelled). The rest void invoices by a
 credit note (R14: a deposit, a shipment invoice, a final invoice that reopens the order; no Void button
 for a clerk, whose token the portal reads) and issue change orders (R15: one that adds a line, then
-refusals shown in the dialog). Their screenshots go to ``/tmp/portal-*.png``.
+refusals shown in the dialog). The last ones use the Settings screen and R16 tax: an admin adds a tax
+code and turns tax on deposits on, an order registered in the portal picks it, and its deposit invoice
+and credit note show the subtotal, the tax and the total; a stale save (409 CONFLICT) offers a reload;
+a clerk reads the settings only; a refused value is shown beside its field. Their screenshots go to
+``/tmp/portal-*.png``.
 
 Set ``PORTAL_BASE_URL`` to drive an already running stack instead of starting one, and
 ``PORTAL_CHROMIUM`` to use another Chromium binary.
@@ -798,3 +802,305 @@ def test_a_refused_change_order_shows_the_error(stack: str, page: Any) -> None:
     expect(page.locator('[data-stat="Job total"] dd')).to_contain_text("1500.00 USD")
     status, listed = _call(stack, "GET", f"/orders/{order_id}/change-orders")
     assert status == 200 and listed["items"] == []
+
+
+# ---- R16 tax and the Settings screen --------------------------------------------------------------
+
+VAT20 = {"name": "VAT 20%", "rate": "20", "account": "2200"}
+
+
+def _settings(base: str) -> dict[str, Any]:
+    status, body = _call(base, "GET", "/settings")
+    assert status == 200, body
+    return dict(body)
+
+
+def _put_settings(base: str, body: dict[str, Any]) -> dict[str, Any]:
+    status, saved = _call(base, "PUT", "/settings", body)
+    assert status == 200, saved
+    return dict(saved)
+
+
+def _hide_toast(page: Any) -> None:
+    """Before a screenshot: the toast would cover the bottom of the invoice."""
+    page.mouse.move(0, 0)
+    page.evaluate("document.getElementById('toast').hidden = true")
+
+
+def _open_settings(page: Any, base: str) -> Any:
+    """The Settings screen, opened from the top bar's navigation, once it shows the stored version."""
+    from playwright.sync_api import expect
+
+    page.goto(base + "/")
+    page.get_by_role("navigation", name="Portal").get_by_role("link", name="Settings").click()
+    expect(page).to_have_url(re.compile(r"#/settings$"))
+    expect(page.locator("#settings-meta")).to_have_attribute("data-version", str(_settings(base)["version"]))
+    return page.locator("#settings-form")
+
+
+def test_settings_add_a_tax_code_and_bill_a_taxed_deposit(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    order_id = f"SO-1801{_suffix()}"
+    version = _put_settings(stack, {"tax_codes": {}, "tax_on_deposits": False})["version"]  # no tax yet
+    sent: list[Any] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r) if r.method in ("PUT", "POST") and "/_local/" not in r.url else None,
+    )
+
+    # An admin adds VAT20 (20% on account 2200) and turns tax on deposits on.
+    form = _open_settings(page, stack)
+    meta = page.locator("#settings-meta")
+    expect(meta).to_contain_text(f"Version {version}")
+    expect(page.locator("#settings-open")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#settings-readonly")).to_be_hidden()
+    expect(form.get_by_label("Receivable account code")).to_have_value("1200")
+    expect(form.get_by_label("Revenue account name")).to_have_value("Revenue")
+    expect(page.locator("#settings-tax-empty")).to_be_visible()
+    expect(form.get_by_label("Tax on deposits")).not_to_be_checked()
+    form.get_by_role("button", name="Add tax code").click()
+    form.get_by_label("New tax code 1 code").fill("VAT20")
+    form.get_by_label("New tax code 1 name").fill("VAT 20%")
+    form.get_by_label("New tax code 1 rate").fill("20")
+    form.get_by_label("New tax code 1 account").fill("2200")
+    form.get_by_label("Tax on deposits").check()
+    page.mouse.move(0, 0)
+    page.screenshot(path="/tmp/portal-settings-edit.png", full_page=True)
+    form.get_by_role("button", name="Save settings").click()
+    expect(meta).to_contain_text(f"Version {version + 1}")
+    expect(meta).to_contain_text("by local-admin")
+    expect(form.get_by_label("Tax code VAT20 rate")).to_have_value("20")
+    expect(form.get_by_label("Tax code VAT20 account")).to_have_value("2200")
+    expect(page.locator("#settings-error")).to_be_hidden()
+    expect(page.locator("#settings-summary")).to_contain_text("1 tax code")
+    puts = [r for r in sent if r.method == "PUT"]
+    assert [r.post_data_json for r in puts] == [
+        {"version": version, "tax_on_deposits": True, "tax_codes": {"VAT20": VAT20}}
+    ]
+    saved = _settings(stack)
+    assert saved["version"] == version + 1 and saved["tax_on_deposits"] is True
+    assert saved["tax_codes"] == {"VAT20": VAT20}
+
+    # An order registered in the portal, its line taxed VAT20 (the codes come from the settings).
+    page.get_by_role("button", name="Register job").click()
+    register = page.locator("#register-dialog")
+    register.get_by_label("Job ID").fill(order_id)
+    register.get_by_label("Customer ID").fill("C-19")
+    register.get_by_label("Customer name").fill("Wayne Enterprises")
+    register.get_by_label("Line 1 item code").fill("TURBINE")
+    register.get_by_label("Line 1 description").fill("Wind turbine")
+    register.get_by_label("Line 1 quantity").fill("10")
+    register.get_by_label("Line 1 unit price").fill("1000.00")
+    expect(register.get_by_label("Line 1 tax code")).to_have_value("")  # no tax unless picked
+    register.get_by_label("Line 1 tax code").select_option("VAT20")
+    page.mouse.move(0, 0)
+    register.screenshot(path="/tmp/portal-register-tax.png")
+    register.get_by_role("button", name="Register").click()
+    expect(register).to_be_hidden()
+    expect(page.locator("#job-title")).to_have_text(order_id)
+    expect(page.locator('[data-stat="Job total"] dd')).to_contain_text("10000.00 USD")
+    page.locator(".job-lines summary").click()
+    expect(page.locator('#lines-table tr[data-line="1"] td[data-tax="VAT20"]')).to_have_text("VAT20 20%")
+    registered = [r.post_data_json for r in sent if r.method == "POST" and r.url.endswith("/orders")]
+    assert registered and registered[-1]["lines"] == [
+        {
+            "line_id": "1",
+            "item_code": "TURBINE",
+            "description": "Wind turbine",
+            "quantity": "10",
+            "unit_price": "1000.00",
+            "tax_code": "VAT20",
+        }
+    ]
+
+    # A 25% deposit: 2500.00 net, VAT 20% 500.00 (tax on deposits is on), 3000.00 in all.
+    record = page.locator("#record-form")
+    expect(page.locator("#rf-value-hint")).to_contain_text("Net of tax")
+    record.get_by_label("Title").fill("Foundation poured")
+    record.get_by_role("radio", name="Percent").check()
+    record.get_by_label("Percent of the job total").fill("25")
+    record.get_by_role("button", name="Create").click()
+    view = page.locator("#invoice-view")
+    expect(view.locator(".doc-type")).to_have_text("Deposit invoice")
+    expect(view.locator("[data-subtotal]")).to_have_text("2500.00 USD")
+    tax_row = view.locator('tr.tax-row[data-tax="VAT20"]')
+    expect(tax_row).to_have_count(1)
+    expect(tax_row).to_contain_text("VAT 20% (20%) on 2500.00 USD")
+    expect(tax_row.locator("[data-tax-amount]")).to_have_text("500.00 USD")
+    expect(view.locator("[data-total]")).to_have_text("3000.00 USD")
+    number = view.locator(".invoice-number").inner_text()
+    expect(page.locator(f'[data-invoice-row="{number}"]')).to_contain_text("3000.00 USD")
+    expect(page.locator('[data-stat="Billed to date"] dd')).to_contain_text("2500.00 USD")  # net (R6)
+    _hide_toast(page)
+    view.screenshot(path="/tmp/portal-tax-invoice.png")
+
+    # Its credit note shows the tax negated the same way.
+    view.get_by_role("button", name=f"Void invoice {number}").click()
+    void = page.locator("#void-dialog")
+    expect(void).to_contain_text("-3000.00 USD")
+    void.get_by_label("Reason").fill("Wrong milestone")
+    void.get_by_role("button", name="Void invoice").click()
+    expect(void).to_be_hidden()
+    expect(view.locator(".doc-type")).to_have_text("Credit note")
+    expect(view.locator("[data-subtotal]")).to_have_text("-2500.00 USD")
+    expect(view.locator('tr.tax-row[data-tax="VAT20"]')).to_contain_text("VAT 20% (20%) on -2500.00 USD")
+    expect(view.locator('tr.tax-row[data-tax="VAT20"] [data-tax-amount]')).to_have_text("-500.00 USD")
+    expect(view.locator("[data-total]")).to_have_text("-3000.00 USD")
+    _hide_toast(page)
+    view.screenshot(path="/tmp/portal-tax-credit-note.png")
+
+    # A change order's new line picks VAT20 too; the existing line keeps its code (shown, not editable).
+    page.get_by_role("button", name="Change order", exact=True).click()
+    change = page.locator("#change-dialog")
+    expect(change.locator('tr[data-line="1"] td[data-tax="VAT20"]')).to_have_text("VAT20 20%")
+    expect(change.locator('tr[data-line="1"] select')).to_have_count(0)
+    change.get_by_label("Reason").fill("Spare parts")
+    change.get_by_role("button", name="Add line").click()
+    change.get_by_label("New line 1 item code").fill("SPARES")
+    change.get_by_label("New line 1 quantity").fill("2")
+    change.get_by_label("New line 1 unit price").fill("250.00")
+    change.get_by_label("New line 1 tax code").select_option("VAT20")
+    page.mouse.move(0, 0)
+    change.screenshot(path="/tmp/portal-change-tax.png")
+    change.get_by_role("button", name="Save change order").click()
+    expect(change).to_be_hidden()
+    co = page.locator('[data-change-order="CO-1"]')
+    expect(co.locator('li[data-line="2"]')).to_contain_text(
+        "Line 2 SPARES added: 2 × 250.00 = 500.00 USD, tax VAT20 20%"
+    )
+    expect(page.locator('#lines-table tr[data-line="2"] td[data-tax="VAT20"]')).to_have_text("VAT20 20%")
+    changes = [r.post_data_json for r in sent if r.url.endswith("/change-orders")]
+    assert changes == [
+        {
+            "reason": "Spare parts",
+            "lines": [
+                {"line_id": "2", "item_code": "SPARES", "quantity": "2", "unit_price": "250.00", "tax_code": "VAT20"}
+            ],
+        }
+    ]
+    status, job = _call(stack, "GET", f"/orders/{order_id}")
+    assert status == 200 and [(line["tax_code"], line["tax_rate"]) for line in job["lines"]] == [
+        ("VAT20", "20"),
+        ("VAT20", "20"),
+    ]
+
+
+def test_a_stale_settings_save_shows_the_conflict(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    form = _open_settings(page, stack)
+    before = _settings(stack)
+    loaded = before["version"]
+    meta = page.locator("#settings-meta")
+    error = page.locator("#settings-error")
+    form.get_by_label("Company name").fill("Acme Billing Ltd")
+
+    # Another admin saves first (through the API): this screen's version is now stale.
+    other = _put_settings(stack, {"company": {"tax_id": "GB 999 0001"}})
+    assert other["version"] == loaded + 1
+    puts: list[Any] = []
+    page.on("request", lambda r: puts.append(r) if r.method == "PUT" else None)
+    form.get_by_role("button", name="Save settings").click()
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Another administrator saved the settings first")
+    expect(error).to_contain_text(f"loaded version {loaded}")
+    expect(error).to_contain_text(f"now at version {loaded + 1}")
+    expect(error).to_contain_text("Your changes were not saved")
+    expect(form.get_by_label("Company name")).to_have_value("Acme Billing Ltd")  # kept until Reload
+    page.mouse.move(0, 0)
+    page.locator(".settings-actions").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/portal-settings-conflict.png")
+    assert [r.post_data_json for r in puts] == [{"version": loaded, "company": {"name": "Acme Billing Ltd"}}]
+    assert _settings(stack)["company"]["name"] == before["company"]["name"]
+
+    # Reload shows what the other admin saved; the change made again on that version is saved.
+    error.get_by_role("button", name="Reload settings").click()
+    expect(meta).to_contain_text(f"Version {loaded + 1}")
+    expect(error).to_be_hidden()
+    expect(form.get_by_label("Company tax ID")).to_have_value("GB 999 0001")
+    expect(form.get_by_label("Company name")).to_have_value(before["company"]["name"])
+    form.get_by_label("Company name").fill("Acme Billing Ltd")
+    form.get_by_role("button", name="Save settings").click()
+    expect(meta).to_contain_text(f"Version {loaded + 2}")
+    assert puts[-1].post_data_json == {"version": loaded + 1, "company": {"name": "Acme Billing Ltd"}}
+    company = _settings(stack)["company"]
+    assert company["name"] == "Acme Billing Ltd" and company["tax_id"] == "GB 999 0001"  # merged per field
+
+
+def test_settings_are_read_only_for_a_non_admin(stack: str, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    _put_settings(stack, {"tax_codes": {"VAT20": VAT20}})
+    token = _fake_jwt({"sub": "bob", "cognito:username": "bob", "cognito:groups": ["billing-clerks"]})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(f"localStorage.setItem('billing.token', {json.dumps(token)})")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    puts: list[Any] = []
+    page.on("request", lambda r: puts.append(r) if r.method == "PUT" else None)
+    try:
+        form = _open_settings(page, stack)
+        expect(page.locator("#user-summary")).to_contain_text("clerk")
+        expect(page.locator("#settings-readonly")).to_be_visible()
+        expect(page.locator("#settings-readonly")).to_contain_text("Read only")
+        expect(form.get_by_label("Tax code VAT20 rate")).to_have_value("20")
+        for label in ["Receivable account code", "Tax code VAT20 rate", "Company name", "Tax on deposits"]:
+            expect(form.get_by_label(label)).to_be_disabled()
+        expect(page.get_by_role("button", name="Save settings")).to_be_hidden()
+        expect(page.get_by_role("button", name="Add tax code")).to_be_hidden()
+        expect(page.get_by_role("button", name="Remove tax code VAT20")).to_be_hidden()
+        expect(page.get_by_role("button", name="Reload", exact=True)).to_be_visible()
+        page.mouse.move(0, 0)
+        page.screenshot(path="/tmp/portal-settings-readonly.png", full_page=True)
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the portal: {errors}"
+    assert puts == []
+
+
+def test_a_refused_settings_save_shows_the_error_by_the_field(stack: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    version = _put_settings(stack, {"tax_codes": {"VAT20": VAT20}})["version"]
+    form = _open_settings(page, stack)
+    error = page.locator("#settings-error")
+    rate = form.get_by_label("Tax code VAT20 rate")
+    account = form.get_by_label("Tax code VAT20 account")
+
+    # A rate of 150%: 422 naming tax_codes.VAT20.rate, shown beside the rate in plain words.
+    rate.fill("150")
+    form.get_by_role("button", name="Save settings").click()
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("The settings were not saved")
+    expect(error.locator("li")).to_have_text(["Tax code VAT20 rate: must be a percent from 0 to 100"])
+    expect(rate).to_have_attribute("aria-invalid", "true")
+    beside = form.locator('tr[data-code="VAT20"] td.price .field-error')
+    expect(beside).to_have_text("Must be a percent from 0 to 100")
+    expect(beside).to_have_attribute("data-error-for", "tax_codes.VAT20.rate")
+    expect(account).not_to_have_attribute("aria-invalid", "true")
+    page.mouse.move(0, 0)
+    page.locator("#settings-tax").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/portal-settings-refused.png")
+
+    # Typing in the field clears its outline; the revenue account as the tax account is refused by the account.
+    rate.fill("20")
+    expect(rate).not_to_have_attribute("aria-invalid", "true")
+    expect(beside).to_have_count(0)
+    account.fill("4000")
+    form.get_by_role("button", name="Save settings").click()
+    expect(account).to_have_attribute("aria-invalid", "true")
+    expect(form.locator('[data-error-for="tax_codes.VAT20.account"]')).to_contain_text(
+        "4000 is already the receivable, customer deposits or revenue account"
+    )
+    expect(rate).not_to_have_attribute("aria-invalid", "true")
+    saved = _settings(stack)
+    assert saved["version"] == version and saved["tax_codes"] == {"VAT20": VAT20}  # nothing saved
+
+    # Reload discards what was typed.
+    page.get_by_role("button", name="Reload", exact=True).click()
+    expect(error).to_be_hidden()
+    expect(account).to_have_value("2200")
+    expect(form.locator(".field-error")).to_have_count(0)

@@ -199,13 +199,15 @@ def test_a_replay_says_so(client, order):
     assert again.json() == first.json()
 
 
-def _at_the_limits_but_one(job_id: str, texts: dict[str, str], amount: str = "100.00") -> None:
+def _at_the_limits_but_one(job_id: str, texts: dict[str, str], amount: str = "100.00", taxed: bool = False) -> None:
     """The job as ~250 requests would leave it, written in one transaction of the store itself: all but
     one of the deposit invoices a job may have, and all but one of its pending records (with the
-    longest texts), so that the last of each goes through the API below."""
+    longest texts), so that the last of each goes through the API below. ``taxed``: each deposit
+    taxed as R16 taxes it, its tax kept on the job (what the final invoice reverses)."""
     from billing import store
     from billing.documents import Kind
     from billing.model import DepositRef, Record
+    from billing.tax import deposit_taxes, summed
 
     job = store.get_job(Kind.ORDER, job_id)
     held = "A" * L.ACCOUNT_CODE_MAX  # the longest account code, with the longest name (R7 keeps both)
@@ -214,6 +216,9 @@ def _at_the_limits_but_one(job_id: str, texts: dict[str, str], amount: str = "10
         for i in range(L.DEPOSITS_PER_JOB - 1)
     ]
     job.deposit_accounts[held] = wide(L.ACCOUNT_NAME_MAX, 6)
+    if taxed:
+        each = deposit_taxes(Decimal(amount), job.net_per_rate(store.get_settings(), unbilled=True), job.currency)
+        job.deposit_tax = summed(each * len(job.deposits), per_account=True)
     records = [
         Record.from_api({"record_id": f"PB-SEEDED-P{i:02d}", "kind": "order", "job_id": job_id, "currency": "USD",
                          "invoice_date": "2027-01-01", "amount": "1.00", "status": "pending", "schedule": True,
@@ -368,4 +373,144 @@ def test_a_change_order_of_the_most_lines_with_the_longest_texts_fits(client):
     assert client.get("/orders/WIDEST/change-orders").json()["items"] == [co]
     assert client.get("/orders/WIDEST").json() == r.json()["job"]
     # the job so changed is still finalized in one transaction
+    assert client.post("/orders/WIDEST/final-invoice").status == 201
+
+
+# ---- R16 at the limits: the largest job, taxed -------------------------------------------------------
+
+
+def item_bytes(value: Any, name: str = "") -> int:
+    """The size DynamoDB counts for an attribute in its wire form (``{"S": ...}``, ``{"M": ...}``...):
+    its name's UTF-8 bytes and its value's (strings in UTF-8, numbers about one byte per two digits,
+    three bytes per map or list and one per element)."""
+    ((kind, v),) = value.items()
+    size = len(name.encode())
+    if kind == "S":
+        return size + len(v.encode())
+    if kind == "N":
+        return size + len(v.lstrip("-").replace(".", "")) // 2 + 2
+    if kind in ("BOOL", "NULL"):
+        return size + 1
+    if kind == "M":
+        return size + 3 + sum(item_bytes(x, k) + 1 for k, x in v.items())
+    if kind == "L":
+        return size + 3 + sum(item_bytes(x) + 1 for x in v)
+    raise AssertionError(f"unexpected attribute type {kind}")
+
+
+def job_item_bytes(pk: str) -> int:
+    (item,) = [i for i in table_snapshot() if i["pk"]["S"] == pk and i["sk"]["S"] == "#JOB"]
+    return sum(item_bytes(v, k) for k, v in item.items())
+
+
+def longest_tax_codes() -> dict[str, dict[str, str]]:
+    """The most tax rates a job may use (R16), each of the longest code, name (4-byte characters) and
+    account, at rates of the most decimals."""
+    return {
+        longest_id(100 + i)[: L.TAX_CODE_MAX]: {
+            "name": wide(L.ACCOUNT_NAME_MAX, 100 + i),
+            "rate": f"{10 + i}.{1231 + 2 * i}",  # four decimals, none a trailing zero
+            "account": longest_id(200 + i)[: L.ACCOUNT_CODE_MAX],
+        }
+        for i in range(L.TAX_RATES_PER_JOB)
+    }
+
+
+def test_the_largest_taxed_job_is_billed_finalized_and_voided_in_one_transaction_each(client):
+    """R16 with R19: the largest job (200 lines of the longest texts, 200 deposits, 50 pending records)
+    on the most tax rates a job may use, each of the longest code, name and account, with tax on
+    deposits: the last deposit, the final invoice and its void are one transaction each within 100
+    items, the job item stays under 400 KB, and the books close with the tax of every rate."""
+    codes = longest_tax_codes()
+    company = {
+        "name": wide(L.COMPANY_NAME_MAX, 9),
+        "address": wide(L.ADDRESS_MAX, 10),
+        "tax_id": wide(L.TAX_ID_MAX, 11),
+    }
+    r = client.put("/settings", {"tax_codes": codes, "tax_on_deposits": True, "company": company})
+    assert r.status == 200, r.body[:2000]
+    lines = longest_lines("1", "1000.00")
+    for i, line in enumerate(lines):
+        line["tax_code"] = list(codes)[i % len(codes)]
+    job = {
+        **order_body("TAXED", lines=lines),
+        "customer_id": longest_id(-1),
+        "customer_name": wide(L.CUSTOMER_NAME_MAX),
+    }
+    registered = client.post("/orders", job, headers={"Idempotency-Key": "taxed-1"})
+    assert registered.status == 201, registered.body[:2000]
+    assert {ln["tax_code"] for ln in registered.json()["lines"]} == set(codes)
+    texts = {"title": wide(L.TEXT_MAX, 1), "item_description": wide(L.TEXT_MAX, 2),
+             "description": wide(L.LONG_TEXT_MAX, 3)}  # fmt: skip
+    _at_the_limits_but_one("TAXED", texts, "100.00", taxed=True)
+    path = "/orders/TAXED"
+    with transactions() as sizes:
+        last = client.post(
+            f"{path}/progress-billings", {**texts, "amount": "100.00"}, headers={"Idempotency-Key": "t-2"}
+        )
+    assert last.status == 201, last.body[:2000]
+    assert len(sizes) == 1 and sizes[0] <= 100, sizes
+    deposit = last.json()["invoice"]
+    assert len(deposit["tax"]) == L.TAX_RATES_PER_JOB  # 10.00 of net per rate, each taxed
+    assert job_item_bytes("JOB#order#TAXED") < 400 * 1024
+    heading = {"title": wide(L.TEXT_MAX, 4), "description": wide(L.LONG_TEXT_MAX, 5)}
+    with transactions() as sizes:
+        final = client.post(f"{path}/final-invoice", heading, headers={"Idempotency-Key": "t-3"})
+    assert final.status == 201, final.body[:2000]
+    assert len(sizes) == 1 and sizes[0] <= 100, sizes
+    invoice = final.json()["invoice"]
+    assert len(invoice["lines"]) == L.LINES_PER_JOB + L.DEPOSITS_PER_JOB
+    # each rate: the tax on its 20,000.00 of net, less what the 200 deposits of 10.00 each charged on it
+    assert len(invoice["tax"]) == L.TAX_RATES_PER_JOB
+    assert invoice["subtotal"] == f"{L.LINES_PER_JOB * 1000 - L.DEPOSITS_PER_JOB * 100}.00"
+    for t in invoice["tax"]:
+        rate = Decimal(codes[t["code"]]["rate"])
+        on_net = (Decimal(20000) * rate / 100).quantize(Decimal("0.01"))
+        on_deposits = L.DEPOSITS_PER_JOB * (Decimal(10) * rate / 100).quantize(Decimal("0.01"))
+        assert (t["base"], Decimal(t["amount"])) == ("18000.00", on_net - on_deposits)
+    with transactions() as sizes:
+        r = client.post(f"/invoices/{invoice['invoice_id']}/void", {"reason": wide(L.TEXT_MAX, 7)},
+                        headers={"Idempotency-Key": "t-4"})  # fmt: skip
+    assert r.status == 201, r.body[:2000]
+    assert len(sizes) == 1 and sizes[0] <= 100, sizes
+    credit = r.json()["credit_note"]
+    assert [(t["code"], t["amount"]) for t in credit["tax"]] == [
+        (t["code"], f"-{t['amount']}".replace("--", "")) for t in invoice["tax"]]  # fmt: skip
+    assert credit["total"] == f"-{invoice['total']}"
+    assert job_item_bytes("JOB#order#TAXED") < 400 * 1024
+    assert client.get(path).json()["status"] == "open"
+    assert all(t["balanced"] for t in client.get("/ledger/trial-balance").json()["totals"])
+
+
+def test_a_change_order_of_the_most_taxed_lines_with_the_longest_texts_fits(client):
+    """R15 with R16 at the limits: each line a change order keeps before and after carries its tax code
+    and captured rate (the longest code, a rate of the most decimals), and the job keeps each code's
+    name and account (the longest): a change order naming 100 such lines of a job of 200 still fits
+    in its item, and so does the job."""
+    codes = longest_tax_codes()
+    assert client.put("/settings", {"tax_codes": codes}).status == 200
+    lines = longest_lines("1", "1000.00")
+    for i, line in enumerate(lines):
+        line["tax_code"] = list(codes)[i % len(codes)]
+    assert (
+        client.post("/orders", {**order_body("WIDEST", lines=lines), "customer_name": wide(L.CUSTOMER_NAME_MAX)}).status
+        == 201
+    )
+    changes = [
+        {"line_id": lines[i]["line_id"], "tax_code": lines[i]["tax_code"],
+         "description": wide(L.LINE_DESCRIPTION_MAX, 1000 + i), "quantity": "99999.9999", "unit_price": "99899.9999"}
+        for i in range(L.CHANGE_ORDER_LINES)
+    ]  # fmt: skip
+    body = {"reason": wide(L.TEXT_MAX, 8), "date": "2026-12-02", "lines": changes}
+    with transactions() as sizes:
+        r = client.post("/orders/WIDEST/change-orders", body, headers={"Idempotency-Key": "widest-taxed"})
+    assert r.status == 201, r.body[:2000]
+    assert len(sizes) == 1
+    co = r.json()["change_order"]
+    assert [(ln["tax_code"], ln["tax_rate"]) for ln in co["lines_after"]] == [
+        (c["tax_code"], codes[c["tax_code"]]["rate"]) for c in changes]  # fmt: skip
+    (item,) = [i for i in table_snapshot() if i["sk"]["S"].startswith("CO#")]
+    assert sum(item_bytes(v, k) for k, v in item.items()) < 400 * 1024
+    assert job_item_bytes("JOB#order#WIDEST") < 400 * 1024
+    assert client.get("/orders/WIDEST/change-orders").json()["items"] == [co]
     assert client.post("/orders/WIDEST/final-invoice").status == 201

@@ -172,3 +172,61 @@ def test_a_voided_shipment_invoice_and_its_shipment_match_the_published_schema(c
     assert shipment["status"] == "invoice_voided"
     call("POST", "/orders/SO-S/change-orders", {"reason": "price", "lines": [{"line_id": "1", "unit_price": "90.00"}]})
     call("GET", "/orders/SO-S")
+
+
+@pytest.mark.parametrize("kind", ["orders", "projects"])
+def test_taxed_answers_match_the_published_schema(client, kind):
+    """R16: settings with tax codes and a company, a job with taxed lines (and a change order adding
+    one), taxed deposit, shipment, final and credit note invoices wherever they are read, and the
+    refusals of a tax code."""
+
+    def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return conforms(method, path, client.request(method, path, body, **kw))
+
+    codes = {"VAT20": {"name": "VAT 20%", "rate": "20", "account": "2200"},
+             "VAT7": {"name": "VAT 7%", "rate": "7.5", "account": "2207"}}  # fmt: skip
+    company = {"name": "Acme Ltd", "address": "1 Main St\nLondon", "tax_id": "GB123456789"}
+    saved = call("PUT", "/settings", {"tax_codes": codes, "tax_on_deposits": True, "company": company,
+                                      "auto_invoice_on_shipment": True})  # fmt: skip
+    assert (saved["tax_codes"], saved["company"]) == (codes, company)
+    assert call("GET", "/settings")["tax_codes"] == codes
+    job = f"/{kind}/J-1"
+    lines = [{**order_body()["lines"][0], "tax_code": "VAT20"},
+             {"line_id": "2", "item_code": "FREE", "quantity": "1", "unit_price": "50.00"}]  # fmt: skip
+    registered = call("POST", f"/{kind}", order_body("J-1", lines=lines))
+    assert registered["lines"][0]["tax_rate"] == "20"
+    added = {"line_id": "3", "item_code": "EXTRA", "quantity": "2", "unit_price": "75.00", "tax_code": "VAT7"}
+    assert call("POST", f"{job}/change-orders", {"reason": "more", "lines": [added]})["job"]["lines"][2]["tax_code"]
+    call("GET", f"{job}/change-orders")
+    refusal = call("POST", f"{job}/change-orders", {"reason": "x", "lines": [{"line_id": "1", "tax_code": "VAT7"}]})
+    assert refusal["error"]["details"][0]["field"] == "lines[0].tax_code"
+    taxed = []
+    if kind == "orders":  # a shipment invoice, before any deposit (R8), and its credit note
+        ship(
+            shipment_message(
+                "SH-1", "J-1", lines=[{"line_id": "1", "quantity": "2"}, {"line_id": "3", "quantity": "1"}]
+            )
+        )
+        (shipment,) = call("GET", f"{job}/invoices")["items"]
+        taxed.append(call("GET", f"/invoices/{shipment['invoice_id']}"))
+        taxed.append(call("POST", f"/invoices/{shipment['invoice_id']}/void", {"reason": "wrong"})["credit_note"])
+        call("GET", f"{job}/shipments")
+    deposit = call("POST", f"{job}/progress-billings", {"percent": "40"})["invoice"]
+    taxed.append(deposit)
+    taxed.append(call("POST", f"/invoices/{deposit['invoice_id']}/void", {"reason": "wrong"})["credit_note"])
+    call("POST", f"{job}/progress-billings", {"amount": "300.00"})
+    final = call("POST", f"{job}/final-invoice")["invoice"]
+    taxed.append(final)
+    taxed.append(call("POST", f"/invoices/{final['invoice_id']}/void", {"reason": "reopen"})["credit_note"])
+    taxed.append(call("POST", f"{job}/final-invoice")["invoice"])
+    assert all(inv["tax"] and inv["subtotal"] != inv["total"] for inv in taxed)
+    assert {inv["type"] for inv in taxed} >= {"deposit", "final", "credit_note"}
+    for inv in call("GET", f"{job}/invoices")["items"]:
+        call("GET", f"/invoices/{inv['invoice_id']}")
+    call("GET", job)
+    call("GET", f"/{kind}")
+    call("GET", f"{job}/ledger")
+    assert {"2200", "2207"} <= {a["account"] for a in call("GET", "/ledger/trial-balance")["accounts"]}
+    # refusals of a tax code: the settings' and a line's
+    call("PUT", "/settings", {"tax_codes": {"VAT20": {**codes["VAT20"], "rate": "150"}}})  # 422
+    call("POST", f"/{kind}", order_body("J-2", lines=[{**lines[0], "tax_code": "GST"}]))  # 422

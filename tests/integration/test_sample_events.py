@@ -40,8 +40,12 @@ def _replace_param(event: dict[str, Any], name: str, value: str) -> None:
 
 
 def _prepare(client: Any, route: cfn.Route, event: dict[str, Any]) -> None:
-    """What the event needs to exist first: the sample jobs, and any record or invoice it names."""
-    if not _is_registration(route):
+    """What the event needs to exist first: the sample settings (their tax code is the one the sample
+    registration's line names, R16), the sample jobs, and any record or invoice it names."""
+    if _is_registration(route):
+        settings = json.loads(json.loads((EVENTS / "http" / "put_settings.json").read_text())["body"])
+        assert client.put("/settings", settings).status == 200
+    else:
         for segment, job_id in JOBS.items():
             assert client.post(f"/{segment}", order_body(job_id)).status == 201
     params = event.get("pathParameters") or {}
@@ -108,4 +112,10 @@ def test_sample_event_succeeds_through_its_function(client, path: Path):
     response = module.lambda_handler(event, lambda_context(route.function))
     assert 200 <= int(response["statusCode"]) < 300, (route.route_key, response.get("body"))
     if _is_registration(route):
-        assert client.get(event["rawPath"] + "/" + json.loads(event["body"])["id"]).status == 200
+        body = json.loads(event["body"])
+        job = client.get(event["rawPath"] + "/" + body["id"])
+        assert job.status == 200
+        # R16: each line captured the tax code it names, with the rate the sample settings give it
+        assert [(ln["tax_code"], ln["tax_rate"]) for ln in job.json()["lines"]] == [("VAT20", "20")] * len(
+            body["lines"]
+        )

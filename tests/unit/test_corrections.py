@@ -1,12 +1,17 @@
 """billing.corrections with billing.books, property-based (hypothesis): random jobs and random histories
 of deposits, shipments, voids (R14), change orders (R15) and finals (R7, voided and issued again), with
-no AWS. Whatever happens, the books stay whole:
+no AWS; lines taxed at random (R16: a few codes, one of them at two rates as if changed mid-job, a zero
+rate, untaxed lines) and tax on deposits turned on and off at random. Whatever happens, the books stay
+whole:
 
 - every journal entry balances (R9), and a credit note's entry is its original's with debit and credit
   swapped, on the same accounts (R14);
 - once the job is finalized, every Customer Deposits account it used is at zero, Revenue is minus the
   job total and Accounts Receivable the job total: the credit notes cancel their originals exactly;
 - lifetime revenue equals the final job total to the cent, line by line (R7, R15);
+- lifetime tax per code and rate (every invoice's tax, credit notes included) equals the tax on the
+  final job's net for it, to the cent; each tax account ends at minus that, and while the job is open
+  holds exactly the tax of its live invoices (R16); a credit note's tax is its original's negated;
 - deposits billed never exceed the total (R6), after every step;
 - a refused deposit, shipment, void or change order raises the rule's error and leaves the job (and
   the record) exactly as it was.
@@ -18,7 +23,8 @@ refusal is answered before anything is written, so "unchanged" here is what the 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
@@ -41,6 +47,7 @@ from billing.errors import AlreadyVoided, BillingError, JobFinalized, NotVoidabl
 from billing.limits import MAX_AMOUNT
 from billing.model import DEFAULT_ACCOUNT_NAMES, DEFAULT_ACCOUNTS, Job, JobLine, Record, Settings
 from billing.money import ZERO, line_amount, percent_of, quantize
+from billing.tax import UNTAXED, Rate, Tax, summed, tax_of
 
 D = Decimal
 AR, REV = DEFAULT_ACCOUNTS["receivable"], DEFAULT_ACCOUNTS["revenue"]
@@ -49,6 +56,18 @@ AT = "2026-12-01T06:00:00Z"
 DATE = "2026-12-01"
 BY: Actor = {"sub": "u-1", "username": "alice"}
 EXAMPLES = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# R16: the rates a line may have captured: untaxed, a standard rate (and the same code at the rate it
+# had before a change of the settings, on the same account), a reduced rate, a zero rate, four decimals
+RATES = [
+    UNTAXED, UNTAXED,
+    Rate("VAT20", "VAT 20%", D(20), "2200"), Rate("VAT20", "VAT 20%", D("17.5"), "2200"),
+    Rate("VAT7", "VAT 7%", D(7), "2207"), Rate("ZERO", "Zero rated", D(0), "2290"),
+    Rate("GST", "GST 9.975%", D("9.975"), "2210"),
+]  # fmt: skip
+TAX_ACCOUNTS = sorted({r.account for r in RATES if r.taxed})
+# the settings' codes: each code's name and account, at its rate now (VAT20's older 17.5 only on lines)
+TAX_CODES: dict[str, Any] = {r.code: {"name": r.name, "rate": format(r.rate, "f"), "account": r.account}
+                             for r in reversed(RATES) if r.taxed}  # fmt: skip
 
 # ---- random jobs ----------------------------------------------------------------------------------
 
@@ -64,27 +83,33 @@ def jobs(draw: Any) -> Job:
     kind = draw(st.sampled_from([Kind.ORDER, Kind.PROJECT]))
     lines = []
     for i in range(draw(st.integers(1, 5))):
-        qty, price = draw(QUANTITIES), draw(PRICES)
+        qty, price, rate = draw(QUANTITIES), draw(PRICES), draw(st.sampled_from(RATES))
         lines.append(
-            JobLine(str(i + 1), f"ITEM-{i + 1}", f"Line {i + 1}", qty, price, line_amount(qty, price, currency))
+            JobLine(
+                str(i + 1), f"ITEM-{i + 1}", f"Line {i + 1}", qty, price, line_amount(qty, price, currency), tax=rate
+            )
         )
     total = sum((ln.amount for ln in lines), ZERO)
     if total <= 0:  # registration refuses a zero job (every line rounds to nothing): make one cent count
-        lines[0] = JobLine("1", "ITEM-1", "Line 1", D(1), D(1), line_amount(D(1), D(1), currency))
+        lines[0] = JobLine("1", "ITEM-1", "Line 1", D(1), D(1), line_amount(D(1), D(1), currency), tax=lines[0].tax)
         total = sum((ln.amount for ln in lines), ZERO)
-    return Job(kind, "J-1", "C-7", "Acme", currency, lines, total)
+    job = Job(kind, "J-1", "C-7", "Acme", currency, lines, total)
+    job.captured([ln.tax for ln in lines])  # as service.register_job does (R16)
+    return job
 
 
 # One step of a history. Choices among what exists at that moment are drawn as plain integers and
 # taken modulo the candidates, so the history shrinks well.
 # A change order names existing lines (what changes: quantity as a percent of today's, 0 removing
-# the line's scope; price; description) or adds lines (sometimes without a field a new line needs).
+# the line's scope; price; description; its tax code not sent, repeated, or another: refused) or adds
+# lines (sometimes without a field a new line needs), each with a rate drawn from RATES.
 CHANGE_LINE = st.tuples(
     st.just("line"),
     st.integers(0, 9),
     st.one_of(st.none(), st.integers(0, 250)),
     st.one_of(st.none(), PRICES),
     st.booleans(),
+    st.sampled_from(["unsent"] * 6 + ["same", "other"]),
 )
 NEW_LINE = st.tuples(
     st.just("new"),
@@ -92,6 +117,7 @@ NEW_LINE = st.tuples(
     st.one_of(st.none(), st.integers(0, 20), st.integers(1, 20)),
     st.one_of(st.none(), PRICES, PRICES),
     st.booleans(),
+    st.integers(0, len(RATES) - 1),
 )
 CHANGE_ORDER = st.tuples(
     st.just("change_order"), st.lists(st.one_of(CHANGE_LINE, CHANGE_LINE, NEW_LINE), min_size=1, max_size=3)
@@ -111,6 +137,7 @@ STEPS = st.one_of(
     st.tuples(st.just("run"), st.integers(0, 100)),  # the automation invoices a pending record
     st.tuples(st.just("final"), st.just(0)),
     st.tuples(st.just("move_deposits_account"), st.just(0)),
+    st.tuples(st.just("toggle_tax_on_deposits"), st.just(0)),  # R16: an admin turns it on or off
 )
 HISTORIES = st.lists(STEPS, min_size=2, max_size=24)
 
@@ -124,7 +151,7 @@ class Books:
     every journal entry, the records, the settings, and the invoice counter."""
 
     job: Job
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = field(default_factory=lambda: Settings(tax_codes=dict(TAX_CODES)))
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)  # by invoice id
     postings: list[tuple[str, Decimal]] = field(default_factory=list)  # (account, debit - credit)
@@ -160,6 +187,28 @@ class Books:
     def net(self, account: str) -> Decimal:
         return sum((amount for a, amount in self.postings if a == account), ZERO)
 
+    def live_tax(self, *types: InvoiceType) -> list[Tax]:
+        """The tax of the live invoices of ``types`` (all but credit notes if none), per rate."""
+        kinds = types or (InvoiceType.DEPOSIT, InvoiceType.SHIPMENT, InvoiceType.FINAL)
+        return summed(Tax.from_dict(t) for k in kinds for i in self.live(k) for t in i["tax"])
+
+
+def expected_tax(b: Books) -> dict[Rate, Decimal]:
+    """R16: the tax on the job's net per rate, rounded once per rate."""
+    return {r: tax_of(net, r.rate, b.c) for r, net in b.job.net_per_rate(b.settings).items() if r.taxed}
+
+
+def shown(tax: list[Tax]) -> list[tuple[str, Decimal, str, Decimal, Decimal]]:
+    """Taxes per rate as they can be compared: code, rate, account, base, amount."""
+    return sorted((t.rate.code, t.rate.rate, t.rate.account, t.base, t.amount) for t in tax if t.base or t.amount)
+
+
+def gross(invoice: Mapping[str, Any]) -> Decimal:
+    """An invoice's total is its subtotal (net) plus its tax (R16)."""
+    total = D(invoice["subtotal"]) + sum((D(t["amount"]) for t in invoice["tax"]), ZERO)
+    assert D(invoice["total"]) == total, invoice
+    return total
+
 
 def frozen(b: Books) -> Any:
     """Everything a refused change must leave as it was: the job (status and stored state) and the records."""
@@ -183,8 +232,11 @@ def assert_job_matches_its_invoices(b: Books) -> None:
     job = b.job
     live_deposits = b.live(InvoiceType.DEPOSIT)
     assert [d.invoice_id for d in job.deposits] == [i["invoice_id"] for i in live_deposits]
-    assert job.deposits_billed == sum((D(i["total"]) for i in live_deposits), ZERO)
-    assert job.shipments_billed == sum((D(i["total"]) for i in b.live(InvoiceType.SHIPMENT)), ZERO)
+    assert job.deposits_billed == sum((D(i["subtotal"]) for i in live_deposits), ZERO)
+    assert job.shipments_billed == sum((D(i["subtotal"]) for i in b.live(InvoiceType.SHIPMENT)), ZERO)
+    # R16: the tax the job keeps is its live invoices' (what the final reverses, and counts as charged)
+    assert shown(job.deposit_tax) == shown(b.live_tax(InvoiceType.DEPOSIT))
+    assert shown(job.shipment_tax) == shown(b.live_tax(InvoiceType.SHIPMENT))
     assert job.deposits_billed + job.pending_amount <= job.total, "R6: deposits (and scheduled) over-bill"
     assert job.total == sum((ln.amount for ln in job.lines), ZERO)
     for ln in job.lines:
@@ -195,7 +247,11 @@ def assert_job_matches_its_invoices(b: Books) -> None:
     # the ledger holds what the job says: deposits held until a final reverses them, receivable billed
     billing = job.billing()
     assert sum((b.net(a) for a in DEPOSIT_ACCOUNTS), ZERO) == -D(billing["deposit_balance"])
-    assert b.net(AR) == job.billed == D(billing["billed_to_date"])
+    assert job.billed == D(billing["billed_to_date"])
+    live_tax = b.live_tax()
+    assert b.net(AR) == job.billed + sum((t.amount for t in live_tax), ZERO), "the customer owes net + tax"
+    for account in TAX_ACCOUNTS:  # each tax account holds the tax of the live invoices, no more
+        assert b.net(account) == -sum((t.amount for t in live_tax if t.rate.account == account), ZERO)
     recognized = job.total if job.status == JobStatus.FINALIZED else job.shipments_billed
     assert b.net(REV) == -recognized
     finals = b.live(InvoiceType.FINAL)
@@ -229,8 +285,25 @@ def deposit(b: Books, amount: Decimal, percent: Decimal | None) -> None:
     b.counter += 1
     b.records[rec.record_id] = rec
     b.issue(issued)
-    assert D(issued.invoice["total"]) == amount
+    check_deposit_tax(b, issued.invoice, amount)
     event("deposit")
+
+
+def check_deposit_tax(b: Books, invoice: Mapping[str, Any], amount: Decimal) -> None:
+    """R16: a deposit's net is ``amount``; with tax on deposits, each taxed part is taxed at its rate and
+    the parts are within the amount (the untaxed lines take the rest), else there is no tax."""
+    assert D(invoice["subtotal"]) == amount
+    gross(invoice)
+    tax = [Tax.from_dict(t) for t in invoice["tax"]]
+    if not b.settings.tax_on_deposits:
+        assert tax == []
+        return
+    assert all(t.amount == tax_of(t.base, t.rate.rate, b.c) and t.base > 0 for t in tax)
+    assert sum((t.base for t in tax), ZERO) <= amount
+    weights = b.job.net_per_rate(b.settings, unbilled=True)  # what is left to bill of each rate
+    if weights.get(UNTAXED, ZERO) <= 0:
+        assert sum((t.base for t in tax), ZERO) == amount
+    event("deposit taxed" if tax else "deposit untaxed")
 
 
 def schedule(b: Books, amount: Decimal) -> None:
@@ -271,6 +344,7 @@ def run(b: Books, pick: int) -> None:
         return
     b.counter += 1
     b.issue(issued)
+    check_deposit_tax(b, issued.invoice, rec.amount)
     assert rec.status == RecordStatus.INVOICED and rec.record_id not in job.pending
     event("run: invoiced")
 
@@ -300,6 +374,16 @@ def ship(b: Books, picks: list[tuple[int, int]]) -> None:
     issued = apply_shipment_invoice(job, f"SH-{b.shipments}", DATE, lines, b.counter + 1, b.settings, AT, by=BY)
     b.counter += 1
     b.issue(issued)
+    # R16: taxed per rate on its lines, rounded once per rate
+    bases: dict[Rate, Decimal] = defaultdict(lambda: ZERO)
+    for il in issued.invoice["lines"]:
+        billed = job.line(il["line_id"])
+        assert billed is not None
+        bases[billed.tax] += D(il["amount"])
+    assert shown([Tax.from_dict(t) for t in issued.invoice["tax"]]) == shown(
+        [Tax(job.resolved(r, b.settings), v, tax_of(v, r.rate, b.c)) for r, v in bases.items() if r.taxed]
+    )
+    gross(issued.invoice)
     event("shipment invoiced")
 
 
@@ -316,7 +400,12 @@ def final(b: Books) -> None:
     inv = issued.invoice
     # R7: one negative DEPOSIT line per live deposit, never one for a voided deposit
     assert [ln["reverses_invoice_id"] for ln in inv["lines"] if ln["code"] == "DEPOSIT"] == live
-    assert D(inv["total"]) == due
+    assert D(inv["subtotal"]) == due
+    # R16: its own tax (the job's tax per rate less what live shipments charged), less the deposits' tax
+    own = {r: v - sum((t.amount for t in b.live_tax(InvoiceType.SHIPMENT) if t.rate == r), ZERO)
+           for r, v in expected_tax(b).items()}  # fmt: skip
+    reversed_ = sum((t.amount for t in b.live_tax(InvoiceType.DEPOSIT)), ZERO)
+    assert gross(inv) == due + sum(own.values(), ZERO) - reversed_, "balance due = gross revenue - gross deposits"
     assert (job.status, job.pending) == (JobStatus.FINALIZED, {})
     assert inv["cancelled_record_ids"] == pending
     for record_id in pending:  # R7: its pending records become cancelled
@@ -351,7 +440,11 @@ def void(b: Books, invoice_id: str) -> None:
     b.invoices[invoice_id] = {**original, **voiding.marks}  # what the store writes on the original
     cn = credit.invoice
     assert (cn["type"], cn["voids_invoice_id"]) == (InvoiceType.CREDIT_NOTE, invoice_id)
-    assert D(cn["total"]) == -D(original["total"])
+    assert D(cn["total"]) == -D(original["total"]) and D(cn["subtotal"]) == -D(original["subtotal"])
+    # R16: the tax reversed exactly, code by code, on the accounts the original posted it to
+    assert cn["tax"] == [
+        {**t, "base": str(ZERO - D(t["base"])), "amount": str(ZERO - D(t["amount"]))} for t in original["tax"]
+    ]
     assert [D(ln["amount"]) for ln in cn["lines"]] == [-D(ln["amount"]) for ln in original["lines"]]
     # R14: exactly the original entry, debit and credit swapped, on the same accounts
     assert [(ln["account"], ln["debit"], ln["credit"]) for ln in credit.entry["lines"]] == [
@@ -380,6 +473,8 @@ def co_verdict(job: Job, changes: list[LineChange]) -> str | None:
         qty = ln.quantity if ch.quantity is None else ch.quantity
         price = ln.unit_price if ch.unit_price is None else ch.unit_price
         desc = ln.description if ch.description is None else ch.description
+        if ch.tax_code is not None and ch.tax_code != ln.tax.code:  # R16: a line's tax code cannot change
+            return "invalid"
         if qty < ln.shipped_quantity or (price != ln.unit_price and ln.billed_quantity > 0):
             return "invalid"
         if (qty, price, desc) != (ln.quantity, ln.unit_price, ln.description):
@@ -399,26 +494,30 @@ def co_verdict(job: Job, changes: list[LineChange]) -> str | None:
     return None
 
 
-def change_order(b: Books, picks: list[tuple[str, int, int | None, Decimal | None, bool]]) -> None:
+def change_order(b: Books, picks: list[tuple[str, int, int | None, Decimal | None, bool, Any]]) -> None:
     job = b.job
     if job.status != JobStatus.OPEN:  # 409 JOB_FINALIZED (service.open_job)
         return
     changes, seen = [], set()
-    for what, index, share, price, describe in picks:
+    for what, index, share, price, describe, tax in picks:
         if what == "line":
             ln = job.lines[index % len(job.lines)]
             qty = None if share is None else (ln.quantity * share / 100).quantize(D("0.01"), rounding=ROUND_UP)
-            ch = LineChange(ln.line_id, None, f"changed {index}" if describe else None, qty, price)
-        else:  # a new line (R15): item code, quantity and price needed
+            code = {"unsent": None, "same": ln.tax.code or None, "other": "VAT7" if ln.tax.code != "VAT7" else "GST"}
+            ch = LineChange(ln.line_id, None, f"changed {index}" if describe else None, qty, price, code[tax])
+        else:  # a new line (R15): item code, quantity and price needed; its rate as the settings have it now
             qty = None if share is None else D(share)
+            rate = RATES[tax]
             ch = LineChange(
-                f"N{job.change_order_count + 1}-{index}", "EXTRA", "Extra" if describe else None, qty, price
-            )
+                f"N{job.change_order_count + 1}-{index}", "EXTRA", "Extra" if describe else None, qty, price,
+                rate.code or None, rate,
+            )  # fmt: skip
         if ch.line_id not in seen:  # the request model refuses repeated line ids (422)
             seen.add(ch.line_id)
             changes.append(ch)
     verdict = co_verdict(job, changes)
     before, total_before, count = frozen(b), job.total, job.change_order_count
+    untouched_rates = {ln.line_id: ln.tax for ln in job.lines}
     try:
         doc = apply_change_order(job, changes, DATE, "scope", AT, by=BY)
     except (ValidationFailed, Overbilling) as e:
@@ -428,6 +527,7 @@ def change_order(b: Books, picks: list[tuple[str, int, int | None, Decimal | Non
         event(f"change order refused: {got}")
         return
     assert verdict is None, (verdict, changes)
+    job.captured([ch.tax for ch in changes])  # as change_orders.create_change_order does (R16)
     assert doc["change_order_id"] == f"CO-{count + 1}" and job.change_order_count == count + 1
     assert (D(doc["total_before"]), D(doc["total_after"])) == (total_before, job.total)
     assert job.total >= job.deposits_billed + job.shipments_billed + job.pending_amount
@@ -444,6 +544,7 @@ def change_order(b: Books, picks: list[tuple[str, int, int | None, Decimal | Non
         for name in ("quantity", "unit_price", "description"):
             if getattr(ch, name) is not None:
                 assert getattr(named, name) == getattr(ch, name), (name, ch)
+        assert named.tax == (ch.tax if ch.item_code is not None else untouched_rates[ch.line_id]), "R16: captured"
     b.change_orders.append(dict(doc))
     event("change order")
 
@@ -451,7 +552,8 @@ def change_order(b: Books, picks: list[tuple[str, int, int | None, Decimal | Non
 def move_deposits_account(b: Books) -> None:
     now = b.settings.accounts["customer_deposits"]
     code = DEPOSIT_ACCOUNTS[1] if now == DEPOSIT_ACCOUNTS[0] else DEPOSIT_ACCOUNTS[0]
-    b.settings = Settings(
+    b.settings = replace(
+        b.settings,
         accounts={**DEFAULT_ACCOUNTS, "customer_deposits": code},
         account_names={**DEFAULT_ACCOUNT_NAMES, "customer_deposits": f"Customer Deposits {code}"},
     )
@@ -481,6 +583,8 @@ def take(b: Books, step: tuple[Any, ...]) -> None:
         change_order(b, arg)
     elif what == "final":
         final(b)
+    elif what == "toggle_tax_on_deposits":
+        b.settings = replace(b.settings, tax_on_deposits=not b.settings.tax_on_deposits)
     else:
         move_deposits_account(b)
     assert_job_matches_its_invoices(b)
@@ -493,7 +597,18 @@ def assert_the_books_are_closed(b: Books) -> None:
     for account in DEPOSIT_ACCOUNTS:
         assert b.net(account) == 0, f"Customer Deposits {account} left at {b.net(account)}"
     assert b.net(REV) == -job.total, "lifetime revenue is the job total"
-    assert b.net(AR) == job.total, "the customer is billed the job total, net of credit notes"
+    # R16: lifetime tax per code and rate, credit notes included, is the tax on the job's net for it
+    expected = expected_tax(b)
+    lifetime: dict[Rate, Decimal] = defaultdict(lambda: ZERO)
+    for inv in b.invoices.values():
+        for t in inv["tax"]:
+            lifetime[Tax.from_dict(t).rate] += D(t["amount"])
+    assert {r: v for r, v in lifetime.items() if v != 0} == {r: v for r, v in expected.items() if v != 0}
+    for account in TAX_ACCOUNTS:
+        owed = sum((v for r, v in expected.items() if r.account == account), ZERO)
+        assert b.net(account) == -owed, f"tax account {account} at {b.net(account)}, not {-owed}"
+    tax = sum(expected.values(), ZERO)
+    assert b.net(AR) == job.total + tax, "the customer is billed the job total and its tax, net of credit notes"
     assert sum((amount for _, amount in b.postings), ZERO) == 0
     # R7 line by line: what every invoice (credit notes included) billed of a line is its amount
     per_line: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -516,13 +631,14 @@ def assert_the_books_are_closed(b: Books) -> None:
 
 
 @EXAMPLES
-@given(job=jobs(), history=HISTORIES, reissue=st.lists(STEPS, max_size=8), again=st.booleans())
+@given(job=jobs(), history=HISTORIES, reissue=st.lists(STEPS, max_size=8), again=st.booleans(), taxed=st.booleans())
 def test_random_histories_of_corrections_keep_the_books_whole(
-    job: Job, history: list[tuple[Any, ...]], reissue: list[tuple[Any, ...]], again: bool
+    job: Job, history: list[tuple[Any, ...]], reissue: list[tuple[Any, ...]], again: bool, taxed: bool
 ) -> None:
     """Any history, then the final (and, sometimes, its void, more billing and a second final): every
-    step keeps the job and the ledger telling the same story, and the closed books are exact."""
-    b = Books(job)
+    step keeps the job and the ledger telling the same story, and the closed books are exact, tax
+    included (``taxed``: tax on deposits at the start; histories turn it on and off)."""
+    b = Books(job, Settings(tax_on_deposits=taxed))
     for step in history:
         take(b, step)
     final(b)

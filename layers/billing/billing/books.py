@@ -308,7 +308,7 @@ def apply_final(
     # R16: its own tax per rate (the job's tax less what shipments charged), less each deposit's tax
     own = tx.final_taxes(job.net_per_rate(settings), job.shipment_tax, c)
     reversed_tax = job.deposit_tax
-    shown = tx.summed([*own, *(t.negated() for t in reversed_tax)])
+    shown = tx.summed([*own, *(t.negated() for t in reversed_tax)], per_account=True)  # as posted: by account
     billed_before = deposits + job.shipments_billed
     billing = billing_block(job, billed_before, due)
     billing["revenue_recognized"] = fmt(revenue, c)

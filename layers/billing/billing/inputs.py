@@ -278,7 +278,7 @@ def _rate(value: str) -> str:
     except MoneyError as e:
         raise ValueError(str(e)) from None
     if not 0 <= rate <= 100:
-        raise ValueError("rate must be a percent from 0 to 100")
+        raise ValueError("must be a percent from 0 to 100")
     text = format(rate, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
