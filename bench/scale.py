@@ -206,7 +206,7 @@ def seed(jobs: int, due: list[int]) -> dict[str, Any]:
     started = time.perf_counter()
     with intercept(s.catch):
         for i in range(jobs):
-            lines = [JobLine(*line[:3], *map(Decimal, line[3:])) for line in LINES]
+            lines = [JobLine(*line[:3], Decimal(line[3]), Decimal(line[4]), Decimal(line[5])) for line in LINES]
             kind: Any = "order" if i % 2 == 0 else "project"
             job_id, customer = f"J{i:06d}", i % 997
             job = Job(kind, job_id, f"C-{customer}", f"Customer {customer}", "USD", lines, TOTAL, created_at=NOW)
