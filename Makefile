@@ -109,9 +109,10 @@ automation: $(STAMP)
 build: $(STAMP)
 	$(SAM_BUILD_ENV) PATH="$(abspath $(BIN)):$$PATH" sam build
 
-# A benchmark, not a test: cold starts against their floor, built artifact sizes and the automation at
-# scale (round trips per request are asserted by the tests). Writes docs/benchmarks.md and
-# bench/results.json; never fails on a timing. BENCH_ARGS: e.g. --only coldstart --runs 3.
+# A benchmark, not a test: `sam build`, then the cold starts of what it built (python3.13, the runtime's
+# SDK) against their floor, the artifacts' sizes and the automation at scale (round trips per request
+# are asserted by the tests). Writes docs/benchmarks.md and bench/results.json; never fails on a
+# timing. BENCH_ARGS: e.g. --only coldstart --runs 3 (the cold starts build what they run).
 .PHONY: bench
 bench: $(STAMP)
 	$(SAM_BUILD_ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -46,9 +46,7 @@ def sam_build() -> tuple[Path | None, str]:
     except subprocess.TimeoutExpired:
         return None, "sam build took longer than 10 minutes"
     if proc.returncode != 0:
-        return None, f"sam build exited {proc.returncode}: " + " / ".join(
-            (proc.stderr or proc.stdout).strip().splitlines()[-8:]
-        )
+        return None, f"sam build exited {proc.returncode}: " + " / ".join(proc.stderr.strip().splitlines()[-8:])
     return build_dir, ""
 
 
@@ -57,7 +55,7 @@ def measure() -> dict[str, Any]:
 
     started = time.perf_counter()
     build_dir, error = sam_build()
-    out: dict[str, Any] = {"build_error": error or None, "seconds": time.perf_counter() - started}
+    out: dict[str, Any] = {"build_error": error or None, "build_dir": build_dir}
     if build_dir is None:
         return out
     layer_dir = build_dir / "BillingLayer"

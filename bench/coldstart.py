@@ -1,23 +1,25 @@
 """Cold start of each function of ``template.yaml`` against a floor (docs/benchmarks.md, section 1): fresh
-``python -S`` children (``bench/coldstart_child.py``) with only Lambda's distributions on ``sys.path``, their
-tables in a moto server in this process (moto in the child would import the SDK before the clock), each run's
-state set up untimed through the real handlers (``local.gateway``). Rounds interleave the floor and every function.
+``python -S`` children (``bench/coldstart_child.py``), their tables in a moto server in this process (moto in the
+child would import the SDK before the clock), each run's state set up untimed through the real handlers
+(``local.gateway``). What runs is what ships: ``sam build``'s function directories and layer, with the runtime's
+SDK, on python3.13.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import re
+import platform
 import shutil
 import subprocess
-import sys
 import sysconfig
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from . import artifacts
 from .env import LAYER, ROOT, TABLES, TMP, paired_ratio, service_environment, summary, use_environment
 
 FLOOR = "floor"
@@ -32,52 +34,68 @@ TARGETS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 FUNCTIONS = tuple(TARGETS)[1:]
 DUE = "2030-01-01"  # the automation's business date
-RUNTIME_PACKAGES = ["boto3"]  # the Lambda Python runtime ships boto3 (and with it botocore)
+PYTHON = "python3.13"  # the runtime's Python (pyenv on the development machines: make bench sets PYENV_VERSION)
+TIMINGS = ("total_ms", "import_ms", "first_event_ms", "cpu_ms", "server_ms")
 
 
-def distribution_closure(roots: list[str]) -> list[str]:
-    """The installed distributions ``roots`` need, following requirements whose markers hold (no extras)."""
-    from packaging.requirements import Requirement
-
-    seen: dict[str, str] = {}
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        seen[key] = dist.metadata["Name"]
-        for spec in dist.requires or []:
-            req = Requirement(spec)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
-    return sorted(seen.values())
+@functools.cache
+def python() -> str:
+    """The executable of the ``python3.13`` on PATH (which may be pyenv's shim)."""
+    cmd = [PYTHON, "-c", "import sys; print(sys.executable)"]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout.strip()
 
 
-def layer_requirements() -> list[str]:
-    from packaging.requirements import Requirement
+def _pip(*args: str) -> None:
+    proc = subprocess.run(
+        [python(), "-m", "pip", "-q", *args], capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"pip {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
 
-    lines = (raw.split("#", 1)[0].strip() for raw in (LAYER / "requirements.txt").read_text().splitlines())
-    return [Requirement(line).name for line in lines if line and not line.startswith("-")]
 
-
-def lambda_site() -> Path:
-    """``.local/bench/lambda-site``: links to the top-level modules of the layer's and the runtime's
-    distributions only, not this venv's others (awscrt, which botocore imports when present...)."""
-    site = TMP / "lambda-site"
-    shutil.rmtree(site, ignore_errors=True)
-    site.mkdir(parents=True)
-    for name in distribution_closure(layer_requirements() + RUNTIME_PACKAGES):
-        dist = metadata.distribution(name)
-        for top in {f.parts[0] for f in dist.files or []} - {"..", "__pycache__", "bin"}:
-            src = Path(str(dist.locate_file(top)))
-            if not top.endswith((".dist-info", ".data")) and src.exists() and not (site / top).exists():
-                (site / top).symlink_to(src)
+def runtime_site() -> Path:
+    """``.local/bench/runtime-site``: the runtime's SDK (``layers/billing/runtime-constraints.txt``) for python3.13,
+    with its bytecode, as the runtime has it; installed again when the constraints change."""
+    site, pins = TMP / "runtime-site", LAYER / "runtime-constraints.txt"
+    if not (site / ".pins").exists() or (site / ".pins").read_text() != pins.read_text():
+        shutil.rmtree(site, ignore_errors=True)
+        _pip("install", "--target", str(site), "-c", str(pins), "boto3")
+        (site / ".pins").write_text(pins.read_text())
     return site
+
+
+def loadable_layer(layer: Path) -> tuple[Path, list[str]]:
+    """The built layer (``python/``) as this machine can load it, and what was swapped: off arm64, a copy whose
+    compiled extensions are this machine's build of the same release; every other file, bytecode included, as built."""
+    machine = platform.machine()
+    if machine in ("aarch64", "arm64"):
+        return layer, []
+    out, swapped = TMP / f"layer-{machine}", set()
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(layer, out)
+    for so in sorted(out.rglob("*-aarch64-linux-gnu.so")):
+        top = so.relative_to(out).parts[0]  # pydantic_core -> pydantic_core-2.46.4.dist-info
+        name, version = next(out.glob(f"{top}-*.dist-info")).name.removesuffix(".dist-info").rsplit("-", 1)
+        wheel = TMP / "wheels" / f"{name}-{version}-{machine}"
+        if not wheel.exists():
+            platform_args = ["--platform", f"manylinux2014_{machine}", "--python-version", "3.13"]
+            _pip(
+                "install",
+                "--no-deps",
+                "--only-binary=:all:",
+                *platform_args,
+                "--target",
+                str(wheel),
+                f"{name}=={version}",
+            )
+        so.unlink()
+        for new in (wheel / top).rglob(f"*-{machine}-linux-gnu.so"):
+            shutil.copy2(new, out / new.relative_to(wheel))
+        swapped.add(f"{name} {version}")
+    return out, sorted(swapped)
+
+
+SERVED: list[float] = []  # seconds the moto server took to answer, per request
 
 
 @contextmanager
@@ -90,6 +108,16 @@ def moto_server() -> Any:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    wsgi: Any = server._server  # the WSGI server behind it: its application, timed
+
+    def timed(environ: Any, start_response: Any, app: Any = wsgi.app) -> Any:
+        t = time.perf_counter()
+        try:
+            return app(environ, start_response)
+        finally:
+            SERVED.append(time.perf_counter() - t)
+
+    wsgi.app = timed
     try:
         yield f"http://{host}:{port}"
     finally:
@@ -117,8 +145,8 @@ def _http_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
     return http_event(method, path, found[0].route_key, found[1], body=data, claims=ADMIN)
 
 
-def prepare(target: str, run: int, endpoint_url: str) -> dict[str, Any]:
-    """The state and the first event of one run (untimed); returns the child's spec."""
+def prepare(target: str, run: int, endpoint_url: str, code: Path) -> dict[str, Any]:
+    """The state and the first event of one run (untimed); returns the child's spec. ``code``: ``sam build``'s."""
     from local import cfn, fixtures
     from local.metering import intercept
 
@@ -139,7 +167,7 @@ def prepare(target: str, run: int, endpoint_url: str) -> dict[str, Any]:
         "target": target,
         "function": target,
         "timeout_ms": int(cfn.function_property(target, "Timeout")) * 1000,
-        "handler_path": str(ROOT / cfn.function_code_uri(target) / "app.py"),
+        "handler_path": str(code / target / "app.py"),
     }
     if target == "CreateProgressBillingFunction":
         spec["event"] = _http_event("POST", f"{path}/progress-billings", {"amount": "100.00"})
@@ -167,11 +195,16 @@ def served(target: str, result: Any) -> bool:
 def run_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     out_path = TMP / "coldstart-out.json"
     out_path.unlink(missing_ok=True)
-    cmd = [sys.executable, "-S", str(ROOT / "bench" / "coldstart_child.py"), json.dumps(spec), str(out_path)]
+    cmd = [python(), "-S", str(ROOT / "bench" / "coldstart_child.py"), json.dumps(spec), str(out_path)]
+    answered = len(SERVED)
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0 or not out_path.exists():
         raise RuntimeError(f"cold start of {spec['target']} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     out: dict[str, Any] = json.loads(out_path.read_text())
+    # the stand-in's time to answer is not the function's (moto's transactions are far slower than DynamoDB's)
+    out["server_ms"] = sum(SERVED[answered:]) * 1000
+    out["total_ms"] -= out["server_ms"]
+    out["first_event_ms"] -= out["server_ms"]
     if not served(spec["target"], out["result"]):
         raise RuntimeError(f"cold start of {spec['target']}: unexpected result {str(out['result'])[:500]}")
     return out
@@ -184,7 +217,7 @@ def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for target, outs in samples.items():
         rows[target] = {
             "first_event": TARGETS[target][0],
-            **{k: summary([o[k] for o in outs]) for k in ("total_ms", "import_ms", "first_event_ms", "cpu_ms")},
+            **{k: summary([o[k] for o in outs]) for k in TIMINGS},
             "ratio_to_floor": paired_ratio([o["total_ms"] for o in outs], [f["total_ms"] for f in floor]),
             "cpu_ratio_to_floor": paired_ratio([o["cpu_ms"] for o in outs], [f["cpu_ms"] for f in floor]),
             "modules_loaded": outs[-1]["modules"],
@@ -194,21 +227,32 @@ def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return rows
 
 
-def measure(runs: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
-    site = lambda_site()
+def measure(runs: int = 7, log: Callable[[str], None] = print, build_dir: Path | None = None) -> dict[str, Any]:
+    """``build_dir``: ``sam build``'s output (built now when not given)."""
+    if (build_dir := build_dir or artifacts.sam_build()[0]) is None:
+        raise RuntimeError("sam build failed: nothing to measure (python -m bench.run --only artifacts says why)")
+    layer, swapped = loadable_layer(build_dir / "BillingLayer" / "python")
+    site = runtime_site()
     samples: dict[str, list[dict[str, Any]]] = {t: [] for t in TARGETS}
     with moto_server() as url:
         use_environment(url)
         _call("PUT", "/settings", {"auto_invoice_on_shipment": True})
-        env = {**service_environment(url), "PATH": "/usr/bin:/bin"}  # the template's log level
+        # the template's log level; Lambda's /var/task and /opt are read-only: nothing a run compiles is kept
+        env = {**service_environment(url), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
         context_path = [str(ROOT), sysconfig.get_paths()["purelib"]]
-        for run in range(runs + 1):  # round 0 warms up (bytecode, page cache) and is discarded
+        for run in range(runs + 1):  # round 0 warms up (the page cache) and is discarded
             for target, outs in samples.items():
-                spec = prepare(target, run, url)
-                fdir = [str(Path(spec["handler_path"]).parent), str(LAYER)] if target != FLOOR else []
+                spec = prepare(target, run, url, build_dir)
+                fdir = [str(Path(spec["handler_path"]).parent), str(layer)] if target != FLOOR else []
                 spec.update(sys_path=[*fdir, str(site)], context_path=context_path)
                 out = run_child(spec, env)
                 if run:
                     outs.append(out)
             log(f"  cold start: round {run}/{runs}" + (" (warm-up)" if run == 0 else ""))
-    return {"runs": runs, "site": [p.name for p in sorted(site.iterdir())], "targets": summarize(samples)}
+    return {
+        "runs": runs,
+        "python": f"CPython {samples[FLOOR][-1]['python']}",
+        "sdk": dict(p.name.removesuffix(".dist-info").split("-") for p in site.glob("boto*-*.dist-info")),
+        "swapped": swapped,
+        "targets": summarize(samples),
+    }

@@ -1,7 +1,6 @@
-"""One cold start in a fresh interpreter: ``python -S bench/coldstart_child.py SPEC_JSON OUT.json``, run
-by ``bench.coldstart``. Before the clock, only the standard-library modules below are imported. Timed: a
-function's import and first event (the Lambda context is made between the two, off the clock: Lambda makes
-it, not the function), or the floor's ``import boto3``, client and ``GetItem``."""
+"""One cold start in a fresh interpreter: ``python -S bench/coldstart_child.py SPEC_JSON OUT.json`` (bench.coldstart).
+Before the clock, only the standard-library modules below are imported. Timed: a function's import and first event
+(the Lambda context is made between the two, off the clock), or the floor's ``import boto3``, client and ``GetItem``."""
 
 import importlib.util
 import json
@@ -49,6 +48,7 @@ def main() -> None:
         "result": result,
         "modules": len(set(sys.modules) - before - set(context_modules)),
         "context_modules": context_modules,
+        "python": sys.version.split()[0],
     }
     with open(sys.argv[2], "w") as f:
         json.dump(out, f, default=str)

@@ -1,6 +1,5 @@
-"""``docs/benchmarks.md`` from the results, with the "before" figures of ``bench/baseline.json`` (the same
-benchmark on the code before the performance changes). ``python -m bench.report`` rewrites it from
-``bench/results.json``."""
+"""``docs/benchmarks.md`` from the results, with the "before" figures of ``bench/baseline.json``.
+``python -m bench.report`` rewrites it from ``bench/results.json``."""
 
 from __future__ import annotations
 
@@ -36,80 +35,86 @@ def _get(d: Any, *path: str) -> Any:
 
 
 def machine(results: dict[str, Any]) -> list[str]:
-    m, secs = results["machine"], results["seconds"]
+    m, secs, cs = results["machine"], results["seconds"], results.get("coldstart") or {}
     la0, la1 = results.get("load_average_start"), results.get("load_average_end")
-    row = [
-        m["cpu_model"],
-        str(m["cores"]),
-        f"{m['memory_mb']:,} MB" if m.get("memory_mb") else "n/a",
-        f"{m['os']} ({m['architecture']})",
-        m["python"],
-        m["packages"].get("botocore") or "n/a",
-        m["date"],
-    ]
+    python, botocore = (cs["python"], cs["sdk"].get("botocore")) if cs else (m["python"], m["packages"].get("botocore"))
+    memory = f"{m['memory_mb']:,} MB" if m.get("memory_mb") else "n/a"
+    row = [m["cpu_model"], str(m["cores"]), memory, f"{m['os']} ({m['architecture']})", python, botocore or "n/a"]
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    sdk = ", ".join(f"{k} {v}" for k, v in sorted(cs.get("sdk", {}).items()))
     load = f"One-minute load average {la0[0]:.1f} at the start, {la1[0]:.1f} at the end. " if la0 and la1 else ""
     parts = ", ".join(f"{k} {v:.0f} s" for k, v in secs.items() if k != "total")
     return [
         "## Machine",
-        _table("CPU | cores | memory | OS | Python | botocore | date (UTC)", [row]),
-        f"Packages: {packages}. {load}This run took {secs['total']:.0f} s ({parts}).",
+        _table("CPU | cores | memory | OS | Python | botocore | date (UTC)", [[*row, m["date"]]]),
+        (sdk and f"Cold starts: {python}, the runtime's SDK {sdk} (`layers/billing/runtime-constraints.txt`). ")
+        + f"The bench and section 3: the development venv, {m['python']}, {packages}. {load}"
+        + f"This run took {secs['total']:.0f} s ({parts}).",
     ]
 
 
 def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
-    cs = results["coldstart"]
-    before = _get(baseline, "coldstart", "scenarios", "bytecode") or {}
+    built, arch = results["coldstart"], results["machine"]["architecture"]
+    before = _get(baseline, "built", "coldstart") or {}
     rows = [
         [
             "*floor*" if target == FLOOR else f"**{target}**",
             r["first_event"],
             f"**{_ms(r['total_ms']['median'])}** ({_ms(r['total_ms']['min'])}-{_ms(r['total_ms']['max'])})",
-            *(_ms(r[k]["median"]) for k in ("import_ms", "first_event_ms", "cpu_ms")),
+            *(_ms(r[k]["median"]) for k in ("import_ms", "first_event_ms", "cpu_ms", "server_ms")),
             f"**{_x(r['ratio_to_floor'])}**",
             _x(r["cpu_ratio_to_floor"]),
             _x(_get(before, target, "ratio_to_floor")),
             str(r["modules_loaded"]),
         ]
-        for target, r in cs["targets"].items()
+        for target, r in built["targets"].items()
     ]
-    loaded = {m for t, r in cs["targets"].items() if t != FLOOR for m in r["context_modules"]}
+    loaded = {m for t, r in built["targets"].items() if t != FLOOR for m in r["context_modules"]}
     hidden = sorted(m for m in loaded if not any(m.startswith(h + ".") for h in loaded))
     names = ", ".join(f"`{m}`" for m in hidden)
-    context = f"; importing it loads {names}, which the functions would not" if hidden else ""
+    context = names and f"; importing it loads {names}, which the functions would not"
+    swapped = ", ".join(built["swapped"])
+    swap = swapped and (
+        f" The layer is built for arm64, the template's architecture: to load it on this {arch} machine, the "
+        f"compiled extensions of {swapped} are swapped for the {arch} build of the same release "
+        "(`bench.coldstart.loadable_layer`); every other file of the layer, its bytecode included, is as built."
+    )
     return [
-        "## 1. Cold start (development venv)",
-        f"Median of {cs['runs']} fresh interpreters per function, milliseconds, timing **importing the handler "
-        "module and serving its first event**, against a floor that does the least a DynamoDB-backed function "
-        "can. Measured with this development venv's interpreter (see Machine), not Lambda's python3.13 on arm64, "
-        "and with the repository's source and the venv's installed packages, not the artifacts of section 2.",
+        "## 1. Cold start of the built artifacts",
+        f"Median of {built['runs']} interleaved rounds, milliseconds, timing **importing the handler module and "
+        "serving its first event**, against a floor that does the least a DynamoDB-backed function can, on what "
+        f"`sam build` ships (section 2): the function's directory and the layer, with the runtime's SDK, run by "
+        f"{built['python']}.{swap}",
         _table(
-            "function | first event | import + first event (min-max) | import | first event | CPU | x floor | "
-            "x floor (CPU) | before (x floor) | modules loaded",
+            "function | first event | import + first event (min-max) | import | first event | CPU | in moto | "
+            "x floor | x floor (CPU) | before (x floor) | modules loaded",
             rows,
         ),
+        '"before": the same measurement of the artifacts of commit '
+        f"{_get(baseline, 'built', 'commit') or '?'} (`bench/baseline.json`, `built`), whose layer sam's python3.13 "
+        "builder made: botocore inside, no bytecode.",
         "How (`bench/coldstart.py`, `bench/coldstart_child.py`):",
-        "- Each run is a new `python -S` process. Its `sys.path` holds the function's directory, the layer's "
-        "code and links to exactly the distributions Lambda would have: the closure of "
-        "`layers/billing/requirements.txt` plus boto3's (the runtime's), so that what this venv has for its "
-        "tools (awscrt, which botocore imports when present) cannot change what is imported. Python's own "
-        "start-up is not timed; before the clock, the child has imported only a few standard-library modules.\n"
-        "- The tables (from `template.yaml`) live in a moto server in the parent process: every DynamoDB call "
-        "is a real local round trip, and nothing of the SDK is imported before the clock. Each run's state (a "
-        "registered order; a deposit for the final invoice; auto-invoicing on for the shipment; one record due "
-        "for the automation) is set up untimed through the real handlers, and the child checks its answer.\n"
-        "- Rounds are interleaved (the floor, then every function), after one discarded warm-up round. "
-        "\"x floor\" is the median over the rounds of the function's time divided by the floor's in the same "
-        "round, so drift of the machine's speed between rounds cancels; \"CPU\" is the child's own CPU time, "
-        "which other load on the machine (see its load average above) moves least.\n"
+        "- Each run is a new `python -S` process that has imported only a few standard-library modules before the "
+        "clock. Its `sys.path`: the function's built directory, the layer's `python/` and the runtime's SDK "
+        "(installed for python3.13 with its bytecode in `.local/bench/runtime-site`); `PYTHONDONTWRITEBYTECODE`, "
+        "as Lambda's `/var/task` and `/opt` are read-only: what the build did not compile is compiled every time.\n"
+        "- The tables (from `template.yaml`) live in a moto server in the parent process: every DynamoDB call is a "
+        "real local round trip. Each run's state (a registered order; a deposit for the final invoice; "
+        "auto-invoicing on for the shipment; one record due for the automation) is set up untimed through the real "
+        'handlers, and the child checks its answer. "in moto", the time the server took to answer the child, is '
+        "left out of the other columns: DynamoDB's latency is not the function's (round trips are asserted by the "
+        "tests), and moto's transactions are far slower than DynamoDB's.\n"
+        '- Each round runs the floor, then every function; one warm-up round is discarded. "x floor" is the median '
+        "of the rounds' ratios of the function's time to the floor's in the same round, so drift of the machine's "
+        'speed between rounds cancels; "CPU" is the child\'s own CPU time, which other load moves least.\n'
         "- The Lambda context (`local.fixtures.lambda_context`) is made between import and first event, off "
         f"the clock{context}.",
     ]
 
 
-def artifacts(results: dict[str, Any]) -> list[str]:
+def artifacts(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
     a = results["artifacts"]
-    layer = a.get("layer")
+    layer, before = a.get("layer"), _get(baseline, "built", "layer") or {}
     if not layer:
         return ["## 2. Built artifacts", f"`sam build` failed, nothing measured: {a['build_error']}"]
     both = ("bytes", "zipped_bytes")
@@ -118,30 +123,31 @@ def artifacts(results: dict[str, Any]) -> list[str]:
         for f, v in a["functions"].items()
     ]
     largest = ", ".join(f"`{name}` {_mb(b)}" for name, b in layer["largest"])
+    was = before and (
+        f" (before: {_mb(before['bytes'])} unzipped, {_mb(before['zipped_bytes'])} zipped, {before['files']:,} files, "
+        f"{before['pyc_files']:,} `.pyc`)"
+    )
     return [
         "## 2. Built artifacts",
-        f"`sam build` (python3.13, arm64, as `make build` runs it) in {a['seconds']:.0f} s (`bench/artifacts.py`); "
-        "zipped: deflate, as `sam deploy` uploads.",
+        f"`sam build` (as `make build` runs it) in {a['seconds']:.0f} s (`bench/artifacts.py`); zipped: deflate, as "
+        "`sam deploy` uploads. The layer is built by `layers/billing/Makefile` (`BuildMethod: makefile`): the "
+        "requirements' wheels for CPython 3.13 on arm64, without the runtime's SDK, tests and stubs, compiled to "
+        "bytecode with `--invalidation-mode unchecked-hash`.",
         _table("function | its code | zipped | code + layer | code + layer, zipped", rows),
         f"The layer: **{_mb(layer['bytes'])}** unzipped, **{_mb(layer['zipped_bytes'])}** zipped, "
-        f"{layer['files']:,} files of which {layer['pyc_files']:,} `.pyc`. Largest entries: {largest}.",
+        f"{layer['files']:,} files of which {layer['pyc_files']:,} `.pyc`{was}. Largest entries: {largest}.",
     ]
 
 
 def _run_row(prefix: str, jobs: int, r: dict[str, Any]) -> list[str]:
     ms = r["ms_per_record"]
     service = next(v for k, v in ms.items() if k.startswith("service"))
-    return [
-        f"{prefix}{jobs:,} jobs, {r['invoiced']:,} due",
-        f"{jobs:,}",
-        f"{r['invoiced']:,}",
-        f"**{r['invoiced_per_second']:.1f}**",
-        f"**{r['calls_per_record']:.3f}**",
-        f"**{r['items_read_per_record']:.2f}**",
-        ", ".join(f"{k} {v:,}" for k, v in r["calls_by_operation"].items()),
-        f"{ms['total']:.1f} = {service:.1f} + {ms['total'] - service:.1f}",
-        f"{r.get('maxrss_mb', r.get('maxrss_mb_after', 0)):,.0f} MB",  # the baseline's runs: maxrss_mb_after
-    ]
+    rss = r.get("maxrss_mb", r.get("maxrss_mb_after", 0))  # the baseline's runs: maxrss_mb_after
+    rates = (f"{r['invoiced_per_second']:.1f}", f"{r['calls_per_record']:.3f}", f"{r['items_read_per_record']:.2f}")
+    calls = ", ".join(f"{k} {v:,}" for k, v in r["calls_by_operation"].items())
+    times = f"{ms['total']:.1f} = {service:.1f} + {ms['total'] - service:.1f}"
+    head = [f"{prefix}{jobs:,} jobs, {r['invoiced']:,} due", f"{jobs:,}", f"{r['invoiced']:,}"]
+    return [*head, *(f"**{x}**" for x in rates), calls, times, f"{rss:,.0f} MB"]
 
 
 def scale(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
@@ -156,14 +162,11 @@ def scale(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]
         for s in tables.values()
         for r in s["runs"]
     ]
+    keys = ("items", "invoices_in_history", "pending_not_yet_due")
     seeds = [
-        [
-            f"{s['jobs']:,}",
-            *(f"{s['seed'][k]:,}" for k in ("items", "invoices_in_history", "pending_not_yet_due")),
-            f"{s['seed']['seconds']:.0f} s",
-            f"{s['maxrss_mb_after_seed']:,.0f} MB",
-        ]
+        [f"{s['jobs']:,}", *(f"{s['seed'][k]:,}" for k in keys), f"{s['seed']['seconds']:.0f} s", f"{rss:,.0f} MB"]
         for s in sc.values()
+        for rss in [s["maxrss_mb_after_seed"]]
     ]
     # per due record, apart from the Query per page of due records
     calls = [(r["calls"] - r["calls_by_operation"].get("Query", 0)) / r["invoiced"] for r in runs]
@@ -213,21 +216,23 @@ def render(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> s
         "# Benchmarks",
         f"Generated by `make bench` (`python -m bench.run`) on {m['date']} at commit {results.get('commit') or '?'}; "
         "the raw figures are in `bench/results.json`. A benchmark, not a test: it fails only if something it "
-        "runs breaks, never on a timing. **Every figure comes from the development venv** on the machine "
-        f"below ({m['python']}, {m['architecture']}, moto standing in for DynamoDB), not from Lambda.",
+        "runs breaks, never on a timing. The figures come from the machine below (moto standing in for DynamoDB), "
+        "not from Lambda: cold starts are those of the built artifacts (section 1), the automation at scale runs "
+        "in the development venv (section 3).",
         "DynamoDB round trips per request are not measured here: the tests assert them "
         "([test_atomicity.py](../tests/integration/test_atomicity.py), with `local.metering.meter`, and "
         "[test_automation.py](../tests/integration/test_automation.py)).",
     ]
     if baseline:
         blocks.append(
-            '"Before" figures: the same benchmark on the code before the performance changes '
-            f"(`bench/baseline.json`, commit {baseline.get('commit', '?')}, {baseline['machine']['date']})."
+            '"Before" figures (`bench/baseline.json`): the built artifacts of commit '
+            f"{_get(baseline, 'built', 'commit') or '?'} (sections 1 and 2); the automation at scale on the code "
+            f"before its performance changes, commit {baseline.get('commit', '?')}, {baseline['machine']['date']}."
         )
     blocks += machine(results)
     for key, section in (
         ("coldstart", lambda: coldstart(results, baseline)),
-        ("artifacts", lambda: artifacts(results)),
+        ("artifacts", lambda: artifacts(results, baseline)),
         ("scale", lambda: scale(results, baseline)),
     ):
         blocks += section() if results.get(key) else [f"Not measured in this run: {key}."]

@@ -1,5 +1,5 @@
 """The benchmark's own logic (bench/): its statistics (medians, ratios paired per round), what a cold
-start counts as served, the Lambda-like package set, the artifact sizes and the report. No AWS."""
+start counts as served, the arm64 layer made loadable here, the artifact sizes and the report. No AWS."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def _child(total: float, cpu: float) -> dict:
         "import_ms": total * 0.6,
         "first_event_ms": total * 0.4,
         "cpu_ms": cpu,
+        "server_ms": 5.0,
         "modules": 500,
         "context_modules": ["yaml"],
     }
@@ -51,6 +52,7 @@ def test_cold_start_rows_have_medians_and_ratios_paired_with_the_floor():
     assert r["ratio_to_floor"] == 1.5  # rounds: 1.5, 1.5, 1.7 (a ratio of medians would say 1.7)
     assert r["cpu_ratio_to_floor"] == 2.0  # rounds: 2.0, 2.0, 1.5
     assert r["samples_ms"] == [150, 300, 170]
+    assert r["server_ms"]["median"] == 5.0
 
 
 def test_a_cold_start_counts_only_if_its_first_event_was_served():
@@ -64,14 +66,26 @@ def test_a_cold_start_counts_only_if_its_first_event_was_served():
     assert not coldstart.served("ApiFunction", None)
 
 
-def test_the_cold_start_packages_are_the_layers_closure_and_boto3():
-    layer = {n.lower().replace("-", "_") for n in coldstart.distribution_closure(coldstart.layer_requirements())}
-    # pynamodb requires botocore: that is how botocore ends up in the built layer
-    assert {"pynamodb", "pydantic", "aws_lambda_powertools", "botocore"} <= layer
-    assert "boto3" not in layer  # the runtime's, added separately
-    everything = {n.lower() for n in coldstart.distribution_closure([*coldstart.layer_requirements(), "boto3"])}
-    assert "boto3" in everything
-    assert not {"moto", "awscrt", "aws-sam-cli", "pyyaml"} & everything  # this venv's tools stay out
+def test_the_arm64_layer_is_loaded_here_with_this_machines_build_of_its_extensions(tmp_path, monkeypatch):
+    layer = tmp_path / "built"
+    (layer / "pydantic_core" / "__pycache__").mkdir(parents=True)
+    (layer / "pydantic_core-2.46.4.dist-info").mkdir()
+    (layer / "pydantic_core" / "_pydantic_core.cpython-313-aarch64-linux-gnu.so").write_bytes(b"arm64")
+    (layer / "pydantic_core" / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"as built")
+    wheel = tmp_path / "wheels" / "pydantic_core-2.46.4-x86_64" / "pydantic_core"  # already fetched: no pip
+    wheel.mkdir(parents=True)
+    (wheel / "_pydantic_core.cpython-313-x86_64-linux-gnu.so").write_bytes(b"x86_64")
+    monkeypatch.setattr(coldstart, "TMP", tmp_path)
+    monkeypatch.setattr(coldstart.platform, "machine", lambda: "x86_64")
+    out, swapped = coldstart.loadable_layer(layer)
+    assert swapped == ["pydantic_core 2.46.4"]
+    assert sorted(p.name for p in (out / "pydantic_core").glob("*.so")) == [
+        "_pydantic_core.cpython-313-x86_64-linux-gnu.so"
+    ]
+    assert (out / "pydantic_core" / "__pycache__" / "__init__.cpython-313.pyc").read_bytes() == b"as built"
+    assert (layer / "pydantic_core" / "_pydantic_core.cpython-313-aarch64-linux-gnu.so").exists()  # the build stays
+    monkeypatch.setattr(coldstart.platform, "machine", lambda: "aarch64")
+    assert coldstart.loadable_layer(layer) == (layer, [])  # arm64 loads it as built
 
 
 def test_service_environment_comes_from_the_template():
@@ -99,7 +113,7 @@ def _fake_results() -> dict:
             "first_event": "x",
             **{
                 k: {"median": 100.0, "min": 90.0, "max": 120.0, "n": 3}
-                for k in ("total_ms", "import_ms", "first_event_ms", "cpu_ms")
+                for k in ("total_ms", "import_ms", "first_event_ms", "cpu_ms", "server_ms")
             },
             "ratio_to_floor": 1.2,
             "cpu_ratio_to_floor": 1.1,
@@ -143,7 +157,13 @@ def _fake_results() -> dict:
         "load_average_start": [0.5, 0, 0],
         "load_average_end": [0.7, 0, 0],
         "seconds": {"coldstart": 60.0, "total": 100.0},
-        "coldstart": {"runs": 3, "targets": rows},
+        "coldstart": {
+            "runs": 3,
+            "python": "CPython 3.13.0",
+            "sdk": {"boto3": "1.2.0", "botocore": "1.2.4"},
+            "swapped": ["pydantic_core 2.46.4"],
+            "targets": rows,
+        },
         "artifacts": {
             "seconds": 5.0,
             "build_error": None,
@@ -159,23 +179,37 @@ def _fake_results() -> dict:
 
 def test_the_report_states_the_machine_the_figures_and_their_origin():
     baseline = _fake_results()
-    baseline["coldstart"] = {"scenarios": {"bytecode": {"ApiFunction": {"ratio_to_floor": 1.73}}}}
+    layer = {"bytes": 33_800_000, "zipped_bytes": 21_300_000, "files": 3326, "pyc_files": 0}
+    baseline["built"] = {"commit": "c0c4211", "coldstart": {"ApiFunction": {"ratio_to_floor": 4.37}}, "layer": layer}
     text = report.render(_fake_results(), baseline)
     for heading in (
         "# Benchmarks",
         "## Machine",
-        "## 1. Cold start (development venv)",
+        "## 1. Cold start of the built artifacts",
         "## 2. Built artifacts",
         "## 3. Automation at scale",
     ):
         assert heading in text
-    assert "Test CPU" in text and "CPython 3.11.7" in text and "| 1.2.3 |" in text  # Python and botocore
-    assert "development venv" in text and "http" not in text  # no link leaves the repository
-    assert "| **1.20x** | 1.10x | 1.73x |" in text  # the ApiFunction row: x floor, CPU, before
+    # the cold starts' Python and botocore (the runtime's SDK), and the development venv's
+    assert "Test CPU" in text and "| CPython 3.13.0 | 1.2.4 |" in text and "boto3 1.2.0, botocore 1.2.4" in text
+    assert "the development venv, CPython 3.11.7, botocore 1.2.3" in text
+    assert "http" not in text  # no link leaves the repository
+    assert "| **1.20x** | 1.10x | 4.37x |" in text  # the ApiFunction row: x floor, CPU, before
+    assert "artifacts of commit c0c4211" in text
+    assert "compiled extensions of pydantic_core 2.46.4 are swapped for the x86_64 build" in text
     assert "loads `local`, `yaml`" in text  # what the context's import added, off the clock
     assert "2.0 MB** unzipped, **1.0 MB** zipped" in text
+    assert "(before: 33.8 MB unzipped, 21.3 MB zipped, 3,326 files, 0 `.pyc`)" in text
     assert "2 calls and 4 items read (the Query's included), the same on every table measured (2,000, 20,000" in text
     assert "records/s" in text and "before: 20,000 jobs, 200 due" in text
+
+
+def test_the_report_without_a_baseline_or_a_swap():
+    results = _fake_results()
+    results["coldstart"]["swapped"] = []
+    text = report.render(results)
+    assert "swapped" not in text and "None" not in text and "before:" not in text
+    assert "| **1.20x** | 1.10x | - |" in text
 
 
 def test_the_report_says_what_was_not_measured():

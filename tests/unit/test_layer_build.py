@@ -1,0 +1,48 @@
+"""The BillingLayer's build (layers/billing/Makefile, BuildMethod makefile): for the functions' runtime and
+architecture, without the runtime's SDK, compiled; and the runtime's SDK it is tested against is the one
+the development venv runs. ``make build`` runs the build itself; these check what it is told to do."""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+
+from bench.env import LAYER
+from local import cfn
+
+MAKEFILE = (LAYER / "Makefile").read_text()
+RUNTIME_SDK = {"boto3", "botocore", "s3transfer"}
+
+
+def _pins() -> dict[str, str]:
+    lines = (line.split("#", 1)[0].strip() for line in (LAYER / "runtime-constraints.txt").read_text().splitlines())
+    return dict(line.split("==") for line in lines if line)
+
+
+def test_the_layer_is_built_by_its_makefile_for_the_functions_runtime_and_architecture():
+    layer = cfn.template()["Resources"]["BillingLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    function_globals = cfn.template()["Globals"]["Function"]
+    assert (function_globals["Runtime"], function_globals["Architectures"]) == ("python3.13", ["arm64"])
+    assert re.search(r"^build-BillingLayer:", MAKEFILE, re.MULTILINE)
+
+
+def test_the_makefile_installs_arm64_cpython_313_wheels_and_compiles_them_unchecked():
+    for flag in ("--only-binary=:all:", "--implementation cp", "--python-version 3.13", "--abi cp313"):
+        assert flag in MAKEFILE
+    assert "manylinux2014_aarch64" in MAKEFILE and "x86_64" not in MAKEFILE
+    assert "-c runtime-constraints.txt" in MAKEFILE and "--no-compile" in MAKEFILE
+    assert "compileall" in MAKEFILE and "--invalidation-mode unchecked-hash" in MAKEFILE
+
+
+def test_the_runtime_sdk_is_left_out_of_the_layer_and_pinned_to_what_the_tests_run():
+    requirements = (LAYER / "requirements.txt").read_text().lower()
+    assert not any(re.search(rf"^{name}\b", requirements, re.MULTILINE) for name in RUNTIME_SDK)
+    removed = re.search(r"^RUNTIME_DISTS\s*:=(.*)$", MAKEFILE, re.MULTILINE)
+    assert removed and set(removed.group(1).split()) >= RUNTIME_SDK
+    pins = _pins()
+    assert set(pins) >= RUNTIME_SDK
+    for name in ("boto3", "botocore"):
+        assert metadata.version(name) == pins[name], f"the development venv runs {name} {metadata.version(name)}"
