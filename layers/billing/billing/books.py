@@ -26,7 +26,7 @@ from .documents import (
     TaxLine,
 )
 from .errors import Overbilling, ValidationFailed
-from .limits import DEPOSITS_PER_JOB
+from .limits import DEPOSITS_PER_JOB, PENDING_PER_JOB
 from .model import DepositRef, Job, Record, Settings, dec
 from .money import ZERO, fmt, line_amount
 
@@ -193,6 +193,15 @@ def check_can_bill(job: Job, amount: Decimal, *, already_pending: Decimal = ZERO
                 }
             ],
         )
+
+
+def schedule(job: Job, record_id: str, amount: Decimal) -> None:
+    """R4/R6/R19: hold ``amount`` on the job for a pending record, if it fits (R6) and the job may hold
+    one more pending record (the final invoice cancels them all in its one transaction)."""
+    check_can_bill(job, amount)
+    if len(job.pending) >= PENDING_PER_JOB:
+        raise ValidationFailed.field("schedule", f"a job can have at most {PENDING_PER_JOB} pending scheduled records")
+    job.pending[record_id] = amount
 
 
 def apply_deposit(

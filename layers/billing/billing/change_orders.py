@@ -35,8 +35,14 @@ def create_change_order(
     ]
 
     def replay() -> ChangeOrderCreated | None:
-        done = store.change_order_made_by(kind, job_id, token) if token else None
-        return None if done is None else {"change_order": done, "job": store.get_job(kind, job_id).to_api()}
+        """What the token's first request made, if it committed (the job as it is now)."""
+        snap = store.read_for_change(kind, job_id, books=False, token=token) if token else None
+        return made(snap) if snap else None
+
+    def made(snap: store.Snapshot) -> ChangeOrderCreated | None:
+        if snap.made is None or snap.job is None:
+            return None
+        return {"change_order": store.get_change_order(kind, job_id, snap.made), "job": snap.job.to_api()}
 
     def attempt() -> ChangeOrderCreated:
         try:
@@ -50,7 +56,11 @@ def create_change_order(
             return again
 
     def decide() -> ChangeOrderCreated:
-        snap = store.read_for_change(kind, job_id, books=False)  # no invoice: the job alone decides
+        # no invoice: the job alone decides, read with what the token made if a resend's first committed
+        snap = store.read_for_change(kind, job_id, books=False, token=token)
+        done = made(snap)
+        if done is not None:  # a resend after the first committed (cache expired, response lost)
+            return done
         job = open_job(snap.job, kind, job_id)
         rates = captured_rates([None if job.line(c.line_id) else c.tax_code for c in changes])  # R16: new lines
         rated = [dataclasses.replace(c, tax=r) for c, r in zip(changes, rates, strict=True)]
@@ -65,9 +75,7 @@ def create_change_order(
             return again
         return {"change_order": doc, "job": job.to_api()}
 
-    # A resend after the first committed (the idempotency cache expired, or the response was lost):
-    # the token item, written once with the change order, names it. The job is as it is now.
-    return replay() or with_retry(attempt)
+    return with_retry(attempt)
 
 
 def list_change_orders(kind: Kind, job_id: str, limit: int, next_token: str | None) -> ChangeOrderList:

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import books, store
 from .documents import Kind, RecordDoc, RecordStatus
-from .errors import NotFound, NotPending, ValidationFailed
-from .limits import PENDING_PER_JOB
+from .errors import NotFound, NotPending
 from .model import Job, Record
 from .service import business_date, now_iso, open_job, record_amount, with_retry
 
@@ -76,10 +75,7 @@ def retry_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
 
     def retry(job: Job, rec: Record) -> None:
         open_job(job, job.kind, job.id)
-        books.check_can_bill(job, rec.amount)
-        if len(job.pending) >= PENDING_PER_JOB:
-            raise ValidationFailed.field("schedule", f"a job can have at most {PENDING_PER_JOB} pending records")
-        job.pending[rec.record_id] = rec.amount
+        books.schedule(job, rec.record_id, rec.amount)
         rec.status, rec.failure_reason = RecordStatus.PENDING, None
 
     return _change(kind, job_id, record_id, RecordStatus.FAILED, "retried", retry)

@@ -45,7 +45,6 @@ from .errors import (
     StaleVersion,
     ValidationFailed,
 )
-from .limits import PENDING_PER_JOB
 from .model import ACCOUNT_KEYS, Job, JobLine, Record, Settings
 from .money import (
     PERCENT_DECIMALS,
@@ -258,12 +257,7 @@ def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = N
         )
         change = store.Change(job, records=[rec], new_record_ids={rec.record_id})
         if body.schedule:
-            books.check_can_bill(job, amount)
-            if len(job.pending) >= PENDING_PER_JOB:
-                raise ValidationFailed.field(
-                    "schedule", f"a job can have at most {PENDING_PER_JOB} pending scheduled records"
-                )
-            job.pending[rec.record_id] = amount
+            books.schedule(job, rec.record_id, amount)
         else:
             change.issued = books.apply_deposit(job, rec, (snap.counter or 0) + 1, snap.settings, now)
             change.counter_read = snap.counter

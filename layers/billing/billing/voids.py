@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import corrections, store
-from .documents import Actor, InvoiceStatus, InvoiceType, RecordStatus, Voided
+from .documents import Actor, InvoiceType, RecordStatus, Voided
 from .errors import NotFound
 from .service import business_date, now_iso, with_retry
 
@@ -46,7 +46,7 @@ def void_invoice(invoice_id: str, body: VoidIn, token: str | None = None, *, by:
             change.records = [read.record]
             change.previous_status = {read.record.record_id: RecordStatus.INVOICED}
         store.commit(change)
-        voided = {**original, **voiding.marks, "status": InvoiceStatus.VOIDED}
+        voided = {**original, **voiding.marks}
         return {"credit_note": voiding.credit_note.invoice, "invoice": voided}  # type: ignore[typeddict-item]
 
     return with_retry(attempt)

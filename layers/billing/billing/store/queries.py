@@ -63,10 +63,14 @@ class Snapshot:
     counter: int | None  # None: no invoice issued yet in this stack
     settings: Settings
     shipment_recorded: bool = False
+    made: str | None = None  # R11: the change order the ``token`` read with it made, if one did
 
 
-def read_for_change(kind: str, job_id: str, shipment_id: str | None = None, *, books: bool = True) -> Snapshot:
-    """One strongly consistent BatchGetItem: job + counter + settings (+ a shipment's guard).
+def read_for_change(
+    kind: str, job_id: str, shipment_id: str | None = None, *, books: bool = True, token: str | None = None
+) -> Snapshot:
+    """One strongly consistent BatchGetItem: job + counter + settings (+ a shipment's guard, + the
+    item a keyed change order's ``token`` wrote, if it was written).
 
     ``books=False``: the job alone, for a change that issues no invoice (a scheduled record); the
     snapshot then has no counter and the default settings, and must not be used to issue one.
@@ -78,6 +82,8 @@ def read_for_change(kind: str, job_id: str, shipment_id: str | None = None, *, b
         keys += [COUNTER_KEY, SETTINGS_KEY]
     if shipment_id is not None:
         keys.append(shipment_guard_key(shipment_id))
+    if token is not None:
+        keys.append(job_key(kind, job_id, Owned.TOKEN, token))
     for it in Item.batch_get(keys, consistent_read=True):
         if isinstance(it, JobItem):
             snap.job = job_from_item(it)
@@ -87,6 +93,8 @@ def read_for_change(kind: str, job_id: str, shipment_id: str | None = None, *, b
             snap.settings = Settings.from_api(plain(it.data))
         elif isinstance(it, ShipmentItem):
             snap.shipment_recorded = True
+        elif isinstance(it, TokenItem):
+            snap.made = plain(it.data)["change_order_id"]
     return snap
 
 
@@ -213,15 +221,9 @@ def read_voidable(invoice_id: str) -> Voidable:
     return out
 
 
-def change_order_made_by(kind: str, job_id: str, token: str) -> ChangeOrderDoc | None:
-    """R11: the change order a keyed request made, if it committed (its token item, then the order)."""
+def get_change_order(kind: str, job_id: str, change_order_id: str) -> ChangeOrderDoc:
     bind()
-    try:
-        made = TokenItem.get(*job_key(kind, job_id, Owned.TOKEN, token), consistent_read=True)
-        change_order_id = plain(made.data)["change_order_id"]
-        it = ChangeOrderItem.get(*change_order_key(kind, job_id, change_order_id), consistent_read=True)
-    except (TokenItem.DoesNotExist, ChangeOrderItem.DoesNotExist):
-        return None
+    it = ChangeOrderItem.get(*change_order_key(kind, job_id, change_order_id), consistent_read=True)
     return cast(ChangeOrderDoc, plain(it.data))
 
 
