@@ -10,7 +10,7 @@ SAM_BUILD_ENV ?= PYENV_VERSION=3.11.7:3.13.0
 
 .PHONY: venv lint format typecheck validate unit test run ship automation build openapi clean
 
-$(STAMP): requirements-dev.txt layers/billing/requirements.txt
+$(STAMP): requirements-dev.txt layers/billing/requirements.txt functions/invoice_pdf/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt

@@ -88,6 +88,8 @@ def create_table_kwargs(logical_id: str, table_name: str) -> dict[str, Any]:
             {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
             for g in props["GlobalSecondaryIndexes"]
         ]
+    if props.get("StreamSpecification"):
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     return kwargs
 
 
