@@ -31,10 +31,12 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy layers/billing/billing local bench tests
 
-# docs/openapi.json from the routes' declarations (tests/unit/test_openapi.py fails when it drifts).
+# docs/openapi.json from the routes' declarations, docs/events/*.schema.json from the event documents
+# (tests/unit/test_openapi.py and test_event_schemas.py fail when they drift).
 openapi: $(STAMP)
 	PYTHONPATH=layers/billing $(BIN)/python -c 'from billing.http.openapi import openapi_json; print(openapi_json(), end="")' \
 		> docs/openapi.json.tmp && mv docs/openapi.json.tmp docs/openapi.json
+	PYTHONPATH=layers/billing $(BIN)/python -m local.event_schemas
 
 validate: $(STAMP)
 	$(BIN)/sam validate --lint

@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 NOT_UTF8 = "the request body is not valid UTF-8"
-LOCAL_OPERATIONS = (("GET", "/_local/status"), ("POST", "/_local/shipments"), ("POST", "/_local/automation"))
+LOCAL_OPERATIONS = (
+    ("GET", "/_local/status"),
+    ("POST", "/_local/shipments"),
+    ("POST", "/_local/automation"),
+    ("GET", "/_local/events"),
+)
 
 
 def own_origins(port: int) -> frozenset[str]:
@@ -129,6 +134,9 @@ def local_operation(stack: Stack, method: str, path: str, body: str | None) -> R
         return Reply.json({"message_id": sent["MessageId"], "queue": queue, "queue_url": stack.queue_urls[queue]}, 202)
     if op == ("POST", "/_local/automation"):
         return run_automation(stack, body)
+    if op == ("GET", "/_local/events"):  # R17: what the bus received, oldest first
+        published = stack.events.published() if stack.events else []
+        return Reply.json({"items": published, "count": len(published)})
     return error(404, "NOT_FOUND", f"no local operation {method} {path}; see GET /_local/status")
 
 

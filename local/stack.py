@@ -16,6 +16,7 @@ from typing import Any
 
 from . import cfn, ddblocal, fixtures, static
 from . import sqs as local_sqs
+from . import streams as local_streams
 from .base import HOST, log, say
 from .cron import schedule_triggers
 from .front import Server
@@ -64,6 +65,7 @@ class Stack:
         self.queue_urls: dict[str, str] = {}
         self.sqs: Any = None
         self.ddb_client: Any = None
+        self.events: local_streams.Events | None = None
         self.openapi = "{}"
         self.threads: list[threading.Thread] = []
         self.functions = Functions(self._spawn)
@@ -149,10 +151,21 @@ class Stack:
         cfn.create_tables(self.ddb_client, self.tables)
         self.sqs = boto3.client("sqs", endpoint_url=self.moto_endpoint, region_name=REGION)
         self.queue_urls = local_sqs.create_queues(self.sqs, visibility_timeout=self.args.visibility_timeout)
+        self.events = local_streams.Events(
+            self.ddb_client,
+            boto3.client("dynamodbstreams", endpoint_url=self.ddb_endpoint, region_name=REGION),
+            self.sqs,
+            boto3.client("events", endpoint_url=self.moto_endpoint, region_name=REGION),
+            self.tables["BillingTable"],
+            self.functions.call,
+        )
+        for player in self.events.players:
+            player.skip_existing()
         self._check_interrupted()
 
         for trigger in local_sqs.sqs_triggers():
             self._spawn(f"poll-{trigger.queue}", self._poll, trigger)
+        self._spawn("stream-events", self._play_stream)
         for sched in schedule_triggers():
             self.scheduler.add(sched, self.args.schedule, enabled=not self.args.no_schedule)
         self._spawn("http", self.httpd.serve_forever)
@@ -219,6 +232,22 @@ class Stack:
             else:
                 self.stopping.wait(IDLE_SLEEP)
 
+    def _play_stream(self) -> None:
+        """Lambda's event source mapping of the table's stream (R17's publisher), until the stack stops."""
+        assert self.events is not None
+        while not self.stopping.is_set():
+            try:
+                delivered = self.events.pump()
+            except Exception as exc:
+                if self.stopping.is_set():
+                    return
+                log(f"stream: reading failed: {exc!r}")
+                self.stopping.wait(2)
+                continue
+            if delivered:
+                log(f"stream -> events publisher: {delivered} change(s) published")
+            self.stopping.wait(IDLE_SLEEP)
+
     # -- reporting ----------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -252,6 +281,12 @@ class Stack:
                 "queues": queues,
             },
             "schedules": self.scheduler.status(),
+            "events": {
+                "bus": local_streams.LOCAL_BUS,
+                "published": len(self.events.tap.seen) if self.events else 0,
+                "undeliverable": sum(p.failed for p in self.events.players) if self.events else 0,
+                "list": f"{self.url}/_local/events",
+            },
             "business_timezone": os.environ.get("BUSINESS_TIMEZONE"),
             "identity": "no Authorization header: local-admin (billing-admins); X-Local-User: <name>: "
             "a clerk; X-Local-Groups overrides groups; Bearer JWT: its claims, unverified",
@@ -288,6 +323,7 @@ class Stack:
             f"  local ops    POST /_local/shipments, POST /_local/automation  "
             f"(python -m local.cli ship|automation --port {self.port})"
         )
+        lines.append(f"  events       GET /_local/events (the bus {local_streams.LOCAL_BUS}: every event published)")
         say("\n".join(lines))
 
     # -- stop ---------------------------------------------------------------------------------------

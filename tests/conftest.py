@@ -125,6 +125,20 @@ def atomic_calls() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def events(aws: Sandbox) -> Any:
+    """R17: what the stack publishes (``.published()``): the table's stream through the template's
+    event source mapping to the publisher function, the bus and a tap on it (``local.streams``)."""
+    import boto3
+
+    from local.fixtures import invoke_function
+    from local.streams import Events
+
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws.endpoint)
+    sqs, bus = boto3.client("sqs"), boto3.client("events")
+    return Events(aws.dynamodb(), streams, sqs, bus, aws.tables["BillingTable"], invoke_function)
+
+
 # ---- the HTTP client ---------------------------------------------------------------------------------
 
 

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from . import store
 from .corrections import LineChange, apply_change_order
+from .dates import now_iso
 from .documents import Actor, ChangeOrderCreated, ChangeOrderList, Kind
 from .errors import JobFinalized, Overbilling, RecordExists, ValidationFailed
 from .money import QUANTITY_DECIMALS, UNIT_PRICE_DECIMALS, parse_decimal
-from .service import business_date, captured_rates, now_iso, open_job, with_retry
+from .service import business_date, captured_rates, open_job, with_retry
 
 if TYPE_CHECKING:  # the request model only as a type
     from .inputs import ChangeOrderIn
@@ -67,7 +68,7 @@ def create_change_order(
         doc = apply_change_order(job, rated, body.date or business_date(), body.reason, now_iso(), by=by)
         job.captured(rates)
         try:
-            store.commit(store.Change(job, change_order=doc, token=token))
+            store.commit(store.Change(job, change_order=doc, token=token, actor=by))
         except RecordExists:  # the token item: the same request, committed meanwhile by a concurrent resend
             again = replay()
             if again is None:

@@ -9,6 +9,11 @@ import re
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def now_iso() -> str:
+    """Now in UTC, as every timestamp of the service is written (milliseconds, ``Z``)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def is_date(value: str) -> bool:
     """A real calendar date written exactly ``YYYY-MM-DD``."""
     try:

@@ -141,6 +141,7 @@ class Job:
     # R14: the tokens of voided finals' requests -> their invoice (a late resend gets that invoice back)
     voided_final_tokens: dict[str, str] = field(default_factory=dict)
     reopened_at: str | None = None
+    event_count: int = 0  # R17: the sequence of the job's last event (billing.events)
 
     @property
     def deposits_billed(self) -> Decimal:
@@ -251,6 +252,7 @@ class Job:
             "reopen_count": self.reopen_count,
             "voided_final_tokens": dict(self.voided_final_tokens),
             "reopened_at": self.reopened_at or "",
+            "event_count": self.event_count,
         }
 
     @classmethod
@@ -293,6 +295,7 @@ class Job:
             reopen_count=int(s.get("reopen_count", 0)),
             voided_final_tokens=dict(s.get("voided_final_tokens") or {}),
             reopened_at=s.get("reopened_at") or None,
+            event_count=int(s.get("event_count", 0)),
         )
 
 

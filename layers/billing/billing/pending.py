@@ -9,17 +9,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import books, store
-from .documents import Kind, RecordDoc, RecordStatus
+from .dates import now_iso
+from .documents import Actor, Kind, RecordDoc, RecordStatus
 from .errors import NotFound, NotPending
 from .model import Job, Record
-from .service import business_date, now_iso, open_job, record_amount, with_retry
+from .service import business_date, open_job, record_amount, with_retry
 
 if TYPE_CHECKING:  # the request model only as a type: no pydantic for the other functions
     from .inputs import RecordPatchIn
 
 
 def _change(kind: Kind, job_id: str, record_id: str, was: RecordStatus, verb: str,
-            apply: Callable[[Job, Record], None]) -> RecordDoc:  # fmt: skip
+            apply: Callable[[Job, Record], None], by: Actor) -> RecordDoc:  # fmt: skip
     """Read the job and the record, check the record is ``was``, ``apply`` the change to both, commit."""
 
     def attempt() -> RecordDoc:
@@ -32,23 +33,23 @@ def _change(kind: Kind, job_id: str, record_id: str, was: RecordStatus, verb: st
             raise NotPending(f"record {record_id} is {rec.status}; only a {was} record can be {verb}")
         apply(job, rec)
         rec.updated_at = now_iso()
-        store.commit(store.Change(job, records=[rec], previous_status={record_id: was}))
+        store.commit(store.Change(job, records=[rec], previous_status={record_id: was}, actor=by))
         return rec.to_api()
 
     return with_retry(attempt)
 
 
-def cancel_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
+def cancel_record(kind: Kind, job_id: str, record_id: str, *, by: Actor) -> RecordDoc:
     """R12: a pending record is cancelled; its amount stops counting against the job (R6)."""
 
     def cancel(job: Job, rec: Record) -> None:
         job.pending.pop(rec.record_id, None)
         rec.status = RecordStatus.CANCELLED
 
-    return _change(kind, job_id, record_id, RecordStatus.PENDING, "cancelled", cancel)
+    return _change(kind, job_id, record_id, RecordStatus.PENDING, "cancelled", cancel, by)
 
 
-def edit_record(kind: Kind, job_id: str, record_id: str, body: RecordPatchIn) -> RecordDoc:
+def edit_record(kind: Kind, job_id: str, record_id: str, body: RecordPatchIn, *, by: Actor) -> RecordDoc:
     """R21: change a pending record's date, texts, amount or percent; R1 and R6 are checked again (a
     percent is turned into its amount of the job's total as it is now)."""
 
@@ -66,10 +67,10 @@ def edit_record(kind: Kind, job_id: str, record_id: str, body: RecordPatchIn) ->
             if value is not None:
                 setattr(rec, text, value)
 
-    return _change(kind, job_id, record_id, RecordStatus.PENDING, "edited", edit)
+    return _change(kind, job_id, record_id, RecordStatus.PENDING, "edited", edit, by)
 
 
-def retry_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
+def retry_record(kind: Kind, job_id: str, record_id: str, *, by: Actor) -> RecordDoc:
     """R21: a failed record goes back in the schedule if it now fits (R6: 422 ``OVERBILLING`` if not),
     with the amount fixed when it was created (R1); the next run invoices it if its date has come."""
 
@@ -78,4 +79,4 @@ def retry_record(kind: Kind, job_id: str, record_id: str) -> RecordDoc:
         books.schedule(job, rec.record_id, rec.amount)
         rec.status, rec.failure_reason = RecordStatus.PENDING, None
 
-    return _change(kind, job_id, record_id, RecordStatus.FAILED, "retried", retry)
+    return _change(kind, job_id, record_id, RecordStatus.FAILED, "retried", retry, by)

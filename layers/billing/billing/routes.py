@@ -221,7 +221,7 @@ def list_records(job_id: PathId) -> Response[str]:
 )
 def cancel_record(job_id: PathId, record_id: PathId) -> Response[str]:
     """Cancel a pending record of {a_kind} (R12)"""
-    return json_response(pending.cancel_record(kind_of(api), job_id, record_id))
+    return json_response(pending.cancel_record(kind_of(api), job_id, record_id, by=actor(api)))
 
 
 @job_route(
@@ -234,7 +234,7 @@ def cancel_record(job_id: PathId, record_id: PathId) -> Response[str]:
 )
 def edit_record(job_id: PathId, record_id: PathId, body: RecordPatchIn) -> Response[str]:
     """Edit a pending record of {a_kind} (R21)"""
-    return json_response(pending.edit_record(kind_of(api), job_id, record_id, body))
+    return json_response(pending.edit_record(kind_of(api), job_id, record_id, body, by=actor(api)))
 
 
 @job_route(
@@ -247,7 +247,7 @@ def edit_record(job_id: PathId, record_id: PathId, body: RecordPatchIn) -> Respo
 )
 def retry_record(job_id: PathId, record_id: PathId) -> Response[str]:
     """Put a failed record of {a_kind} back in the schedule (R21)"""
-    return json_response(pending.retry_record(kind_of(api), job_id, record_id))
+    return json_response(pending.retry_record(kind_of(api), job_id, record_id, by=actor(api)))
 
 
 @job_route(api, "GET", "/<job_id>/invoices", responses(200, InvoiceList, "The invoices", 404), "invoices")

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from . import books, store
 from .config import config
 from .corrections import check_line, job_total
+from .dates import now_iso
 from .documents import (
     AUTOMATION_ACTOR,
     AccountBalance,
@@ -65,10 +66,6 @@ if TYPE_CHECKING:  # the request models (pydantic) are the HTTP functions' busin
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 25  # with the capped backoff below: about 3 s at worst before 503 BUSY
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def business_date(at: dt.datetime | None = None) -> str:
@@ -156,7 +153,7 @@ def register_job(kind: Kind, body: JobIn, token: str | None = None, *, by: Actor
     )
     job.captured(rates)
     try:
-        store.commit(store.Change(job, new_job=True))
+        store.commit(store.Change(job, new_job=True, actor=by))
     except AlreadyExists:
         existing = store.get_job(kind, body.id)
         if token is not None and existing.created_token == token:
@@ -255,7 +252,7 @@ def create_record(kind: Kind, job_id: str, body: RecordIn, token: str | None = N
             updated_at=now,
             created_by=by,
         )
-        change = store.Change(job, records=[rec], new_record_ids={rec.record_id})
+        change = store.Change(job, records=[rec], new_record_ids={rec.record_id}, actor=by)
         if body.schedule:
             books.schedule(job, rec.record_id, amount)
         else:
@@ -284,7 +281,7 @@ def invoice_due_record(rec: Record) -> RunOutcome:
             return RunOutcome.SKIPPED
         now = now_iso()
         current = dataclasses.replace(rec)
-        change = store.Change(job, records=[current])
+        change = store.Change(job, records=[current], actor=AUTOMATION_ACTOR)
         try:
             change.issued = books.apply_deposit(
                 job, current, (snap.counter or 0) + 1, snap.settings, now, by=AUTOMATION_ACTOR
@@ -323,7 +320,9 @@ def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = Non
             job, n, snap.settings, body.invoice_date or business_date(), body.title, body.description, now, by=by
         )
         store.commit(
-            store.Change(job, issued=issued, counter_read=snap.counter, cancel_record_ids=cancelled, cancelled_at=now)
+            store.Change(
+                job, issued=issued, counter_read=snap.counter, cancel_record_ids=cancelled, cancelled_at=now, actor=by
+            )
         )
         return {"invoice": issued.invoice}
 

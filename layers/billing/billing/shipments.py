@@ -31,6 +31,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import books, store
+from .dates import now_iso
 from .documents import (
     SHIPMENTS_ACTOR,
     JobStatus,
@@ -45,7 +46,7 @@ from .inputs import Date, Id, Quantity
 from .limits import ID_MAX, ID_PATTERN, LINES_PER_SHIPMENT
 from .money import QUANTITY_DECIMALS, parse_decimal
 from .observability import logger
-from .service import now_iso, with_retry
+from .service import with_retry
 
 MAX_BODY_BYTES = 256 * 1024  # SQS's own maximum: a larger body cannot be a warehouse message
 DETAIL_MAX = 2000  # characters of ``detail`` (validation errors, what the sanitized copy leaves out)
@@ -357,7 +358,7 @@ def _record(shipment: ShipmentIn, read: _Read, message_id: str) -> Outcome:
         return _reject(read, message_id, why, e.message, True)
     books.record_shipped(job, lines)
     now = now_iso()
-    change = store.Change(job)
+    change = store.Change(job, actor=SHIPMENTS_ACTOR)
     reason: ShipmentReason | None
     status = ShipmentStatus.NOT_INVOICED
     if not snap.settings.auto_invoice_on_shipment:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from . import corrections, store
-from .documents import Actor, InvoiceType, RecordStatus, Voided
+from .dates import now_iso
+from .documents import Actor, InvoiceDoc, InvoiceType, RecordStatus, Voided
 from .errors import NotFound
-from .service import business_date, now_iso, with_retry
+from .service import business_date, with_retry
 
 if TYPE_CHECKING:  # the request model only as a type
     from .inputs import VoidIn
@@ -40,7 +41,14 @@ def void_invoice(invoice_id: str, body: VoidIn, token: str | None = None, *, by:
             job,
             issued=voiding.credit_note,
             counter_read=snap.counter,
-            void=store.Void(invoice_id, voiding.marks, token, voiding.shipment_id),
+            void=store.Void(
+                invoice_id,
+                voiding.marks,
+                token,
+                voiding.shipment_id,
+                invoice=cast(InvoiceDoc, {**original, **voiding.marks}),
+            ),
+            actor=by,
         )
         if read.record is not None and original["type"] == InvoiceType.DEPOSIT:
             change.records = [read.record]

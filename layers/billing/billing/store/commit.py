@@ -6,6 +6,7 @@ and the service re-reads and tries again (docs/rules.md, R4, R6, R9, R13).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +14,10 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from ..books import Issued, Posting
-from ..documents import ChangeOrderDoc, RecordStatus, ShipmentDoc, ShipmentStatus
+from ..dates import now_iso
+from ..documents import Actor, ChangeOrderDoc, InvoiceDoc, RecordStatus, ShipmentDoc, ShipmentStatus
 from ..errors import AlreadyExists, Conflict, RecordExists
+from ..events import Happened, derive
 from ..model import Job, Record
 from .items import (
     COUNTER_KEY,
@@ -24,6 +27,7 @@ from .items import (
     EntryItem,
     InvoiceItem,
     JobItem,
+    OutboxItem,
     Owned,
     RecordItem,
     ShipmentItem,
@@ -35,6 +39,7 @@ from .items import (
     invoice_key,
     job_item,
     job_key,
+    outbox_key,
     record_item,
     record_key,
     shipment_conflict_key,
@@ -55,6 +60,7 @@ class Void:
     marks: dict[str, Any]  # the fields the original gains (status voided, its credit note, why, when, who)
     token: str | None = None  # the void request's Idempotency token, kept on the original
     shipment_id: str | None = None  # a shipment invoice's shipment: marked ``invoice_voided``
+    invoice: InvoiceDoc | None = None  # the original with ``marks``: its InvoiceVoided event (R17)
 
 
 @dataclass
@@ -75,6 +81,7 @@ class Change:
     void: Void | None = None  # R14: the invoice ``issued`` (a credit note) voids
     change_order: ChangeOrderDoc | None = None  # R15: the change order that changed ``job``'s lines
     token: str | None = None  # R11: the Idempotency token of the change order (written once, with it)
+    actor: Actor | None = None  # R17: who made the change (its events' ``actor``; default: the job's author)
 
 
 def commit(change: Change) -> None:
@@ -85,8 +92,9 @@ def commit(change: Change) -> None:
     """
     bind()
     job = change.job
-    expected = job.version
+    expected, counted = job.version, job.event_count
     job.version = expected + 1
+    events = derive(_happened(change))  # R17: numbered after the job's last event (advances its count)
     labels: list[str] = []  # what each operation of the transaction is, to read cancellation reasons
     try:
         with TransactWrite(connection=connection()) as tx:
@@ -134,8 +142,18 @@ def commit(change: Change) -> None:
                         condition=TokenItem.pk.does_not_exist(),
                     )  # fmt: skip
                     labels.append(f"new:{change.token}")
+            if events:
+                tx.save(
+                    OutboxItem(
+                        *outbox_key(job.kind, job.id, counted + 1),
+                        events=json.dumps(events, separators=(",", ":"), ensure_ascii=False),
+                        how_many=len(events),
+                    ),
+                    condition=OutboxItem.pk.does_not_exist(),
+                )
+                labels.append("outbox")
     except TransactWriteError as e:
-        job.version = expected
+        job.version, job.event_count = expected, counted
         failed, reasons = _cancelled(e, labels)
         if change.new_job and "job" in failed:
             raise AlreadyExists(f"{job.kind} {job.id} already exists") from None
@@ -151,6 +169,23 @@ def commit(change: Change) -> None:
         ):
             raise Conflict(f"{job.kind} {job.id} changed concurrently: {reasons}") from None
         raise
+
+
+def _happened(change: Change) -> Happened:
+    """What ``change`` does, as ``billing.events`` derives its events from it."""
+    void = change.void
+    return Happened(
+        job=change.job,
+        actor=change.actor or change.job.created_by,
+        at=now_iso(),
+        new_job=change.new_job,
+        records=change.records,
+        cancelled=change.cancel_record_ids,
+        invoice=change.issued.invoice if change.issued else None,
+        voided=void.invoice if void else None,
+        change_order=change.change_order,
+        shipment=change.shipment,
+    )
 
 
 def _cancelled(e: TransactWriteError, labels: list[str]) -> tuple[list[str], list[str | None]]:

@@ -12,6 +12,7 @@ Keys (``pk`` / ``sk``)::
     INVOICE#<id>      #INVOICE           copy of an immutable invoice, for GET /invoices/{id}
     SHIPMENT#<id>     #SHIPMENT          shipment guard: a shipment id is recorded once (R8)
                       CONFLICT#<hash>    a later message with that id and other content (R8)
+    EVENTS#<kind>#<id> EVT#<sequence>    the events of one change (R17 outbox), by its first sequence
     COUNTER           INVOICE            the invoice number counter (R13)
     SETTINGS          #SETTINGS          settings
     LEDGER            BAL#<cur>#<acct>   running debit/credit per account and currency
@@ -95,6 +96,11 @@ def shipment_guard_key(shipment_id: str) -> Key:
 def shipment_conflict_key(shipment_id: str, content_hash: str) -> Key:
     """A message that reused a recorded shipment id with other content: once per content, beside the guard."""
     return f"SHIPMENT#{shipment_id}", f"CONFLICT#{content_hash}"
+
+
+def outbox_key(kind: str, job_id: str, first_sequence: int) -> Key:
+    """R17: a change's events, in their own partition per job (never read by the job's queries)."""
+    return f"EVENTS#{kind}#{job_id}", f"EVT#{first_sequence:010d}"
 
 
 def balance_key(currency: str, account: str) -> Key:
@@ -199,6 +205,15 @@ class TokenItem(Item, discriminator="token"):
     """What a keyed request made (``data``: ``{"change_order_id": ...}``), written with it, once."""
 
 
+class OutboxItem(Item, discriminator="outbox"):
+    """R17: the events of one change, written in its transaction; the stream hands it to the publisher.
+
+    ``events`` is their JSON text (exactly what is published, and its size exact), ``how_many`` their number."""
+
+    events = UnicodeAttribute()
+    how_many = NumberAttribute()
+
+
 class CounterItem(Item, discriminator="counter"):
     value = NumberAttribute()
 
@@ -216,8 +231,8 @@ class BalanceItem(Item, discriminator="balance"):
 
 
 MODELS = (
-    Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, ChangeOrderItem, TokenItem, CounterItem,
-    SettingsItem, BalanceItem,
+    Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, ChangeOrderItem, TokenItem, OutboxItem,
+    CounterItem, SettingsItem, BalanceItem,
 )  # fmt: skip
 _bound: tuple[str, str, str | None] | None = None
 
