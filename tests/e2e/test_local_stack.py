@@ -170,6 +170,23 @@ def test_an_order_from_registration_to_final_invoice(stack: Runner) -> None:
     _, balance, _ = stack.request("GET", "/ledger/trial-balance")
     assert balance["totals"] and all(t["debit"] == t["credit"] for t in balance["totals"])
 
+    # R17: the stream player, the publisher and the bus published each change once, in order
+    want = ["JobRegistered", "InvoiceIssued", "ShipmentRecorded", "ProgressBillingScheduled", "InvoiceIssued",
+            "InvoiceIssued", "JobFinalized"]  # fmt: skip
+    assert events_of(stack, "SO-E2E-1", len(want)) == want
+
+
+def events_of(stack: Runner, job_id: str, n: int) -> list[str]:
+    """The types of the job's events on the local bus (``GET /_local/events``), once ``n`` arrived;
+    their sequences must be 1..n."""
+    deadline = time.monotonic() + 20
+    mine: list[dict[str, Any]] = []
+    while len(mine) < n and time.monotonic() < deadline:
+        time.sleep(0.3)
+        mine = [e for e in stack.request("GET", "/_local/events")[1]["items"] if e["detail"]["job_id"] == job_id]
+    assert [e["detail"]["sequence"] for e in mine] == list(range(1, len(mine) + 1))
+    return [e["detail-type"] for e in mine]
+
 
 def test_portal_openapi_and_swagger_are_served(stack: Runner) -> None:
     status, page, headers = stack.request("GET", "/")
@@ -239,6 +256,7 @@ def test_without_dynamodb_local_moto_stands_in(tmp_path: Path) -> None:
         assert info["dynamodb"]["engine"] == "moto (in memory)" and info["dynamodb"]["note"]
         assert runner.request("POST", "/orders", order_body("SO-MOTO"))[0] == 201
         assert runner.request("GET", "/orders/SO-MOTO")[0] == 200
+        assert events_of(runner, "SO-MOTO", 1) == ["JobRegistered"]  # moto's Streams API, played the same way
     finally:
         assert runner.stop() == 0
     assert "using moto for DynamoDB" in (tmp_path / "runner.log").read_text()
