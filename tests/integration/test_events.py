@@ -15,6 +15,9 @@ import pytest
 from billing.events import event_id
 from local.fixtures import ADMIN, CLERK, order_body, run_automation, scheduled_event, ship, shipment_message
 from tests.conftest import Client, table_snapshot
+from tests.integration.test_concurrency import Request, ddblocal, environments, send_at_once
+
+__all__ = ["environments"]  # the fixture, used here too
 
 ORDER = "/orders/SO-1001"
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
@@ -248,3 +251,23 @@ def test_each_changes_events_are_one_outbox_item_in_its_own_partition(client, ev
     assert Counter(e["detail-type"] for e in events.published()) == {"JobRegistered": 1, "ProgressBillingScheduled": n}
     # the job's own partition (what its reads query) holds no event
     assert not [i for i in table_snapshot() if i["pk"]["S"] == "JOB#order#SO-1001" and "EVT" in i["sk"]["S"]]
+
+
+@ddblocal
+def test_concurrent_changes_of_one_job_are_numbered_without_gaps_or_repeats(client, events, environments):
+    assert client.post("/orders", order_body()).status == 201  # 10 x 100.00
+    requests = [Request("POST", f"{ORDER}/progress-billings", {"amount": "100.00", "title": f"d{i}"}) for i in range(8)]
+    requests += [Request("POST", f"{ORDER}/progress-billings", {"amount": "1.00", "schedule": True}) for _ in range(4)]
+    answers = send_at_once(environments, requests)
+    committed = [a for a in answers if a.status == 201]
+    published = events.published()
+
+    assert [e["detail"]["sequence"] for e in published] == list(range(1, len(committed) + 2))
+    assert Counter(types(published)) == {
+        "JobRegistered": 1,
+        "InvoiceIssued": sum(1 for a in committed if a.json()["invoice"]),
+        "ProgressBillingScheduled": sum(1 for a in committed if not a.json()["invoice"]),
+    }
+    assert {doc(e)["invoice_id"] for e in published if e["detail-type"] == "InvoiceIssued"} == {
+        a.json()["invoice"]["invoice_id"] for a in committed if a.json()["invoice"]
+    }
