@@ -142,9 +142,12 @@ class StreamPlayer:
         i, attempts = 0, 0
         while i < len(wanted):
             batch = wanted[i : i + self.trigger.batch_size]
-            answer = self.handler({"Records": [_as_lambda_record(r, arn) for r in batch]}, self.context) or {}
             numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
-            failures = [f["itemIdentifier"] for f in answer.get("batchItemFailures") or []]
+            try:
+                answer = self.handler({"Records": [_as_lambda_record(r, arn) for r in batch]}, self.context) or {}
+                failures = [f["itemIdentifier"] for f in answer.get("batchItemFailures") or []]
+            except Exception:  # the function failed: the whole batch is retried, as by Lambda
+                failures = numbers[:1]
             done = min((numbers.index(f) for f in failures if f in numbers), default=len(batch))
             self.delivered += done
             i += done

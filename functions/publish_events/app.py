@@ -13,4 +13,4 @@ events = boto3.client("events")
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return publish(event, events.put_events, os.environ["EVENT_BUS_NAME"])
+    return publish(event, events.put_events, os.environ["EVENT_BUS_NAME"], context.get_remaining_time_in_millis)

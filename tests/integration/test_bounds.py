@@ -514,3 +514,28 @@ def test_a_change_order_of_the_most_taxed_lines_with_the_longest_texts_fits(clie
     assert job_item_bytes("JOB#order#WIDEST") < 400 * 1024
     assert client.get("/orders/WIDEST/change-orders").json()["items"] == [co]
     assert client.post("/orders/WIDEST/final-invoice").status == 201
+
+
+def test_the_largest_jobs_events_all_fit_eventbridge_and_name_what_they_summarise(client, events):
+    """R17 at the limits: every change of the largest job publishes; each event is under EventBridge's
+    256 KB (the final invoice, larger, is sent as its summary: GET it by its id)."""
+    from billing.events import DETAIL_MAX, size
+
+    path, _ = _the_largest_job(client)
+    final = client.post(f"{path}/final-invoice")
+    assert final.status == 201, final.body
+    published = events.published()
+    assert [e["detail"]["sequence"] for e in published] == list(range(1, len(published) + 1))
+    assert max(size(e["detail"]) for e in published) <= DETAIL_MAX
+    issued = [e["detail"]["invoice"] for e in published if e["detail-type"] == "InvoiceIssued"]
+    assert len(issued) == 2  # the last deposit and the final (the others are seeded by the store)
+    last = issued[-1]
+    assert last["truncated"] and "lines" not in last
+    whole = final.json()["invoice"]
+    assert {k: whole[k] for k in ("invoice_id", "type", "total", "subtotal", "job_id")} == {
+        k: last[k] for k in ("invoice_id", "type", "total", "subtotal", "job_id")
+    }
+    pending = L.PENDING_PER_JOB - 1  # seeded pending records of the longest texts (one outbox item)
+    assert [e["detail-type"] for e in published].count("ProgressBillingScheduled") == pending
+    assert [e["detail-type"] for e in published[-(pending + 1) :]] == [*["ProgressBillingCancelled"] * pending,
+                                                                      "JobFinalized"]  # fmt: skip

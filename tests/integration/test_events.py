@@ -271,3 +271,27 @@ def test_concurrent_changes_of_one_job_are_numbered_without_gaps_or_repeats(clie
     assert {doc(e)["invoice_id"] for e in published if e["detail-type"] == "InvoiceIssued"} == {
         a.json()["invoice"]["invoice_id"] for a in committed if a.json()["invoice"]
     }
+
+
+def test_a_job_written_by_older_code_without_its_event_count_numbers_after_its_last_event(client, events):
+    """During a deploy (or after a rollback) a function on the previous release rewrites the job item
+    without ``event_count``: the next change finds its first number taken and continues after the last."""
+    import os
+
+    from tests.conftest import dynamodb
+
+    assert client.post("/orders", order_body()).status == 201
+    assert client.post(f"{ORDER}/progress-billings", {"amount": "10.00"}).status == 201
+    dynamodb().update_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key={"pk": {"S": "JOB#order#SO-1001"}, "sk": {"S": "#JOB"}},
+        UpdateExpression="REMOVE #d.event_count",
+        ExpressionAttributeNames={"#d": "data"},
+    )
+    assert client.post(f"{ORDER}/progress-billings", {"amount": "20.00"}).status == 201
+    assert client.post(f"{ORDER}/progress-billings", {"amount": "30.00", "schedule": True}).status == 201
+
+    published = events.published()
+    assert [e["detail"]["sequence"] for e in published] == [1, 2, 3, 4]
+    assert len({e["detail"]["event_id"] for e in published}) == 4
+    assert types(published) == ["JobRegistered", "InvoiceIssued", "InvoiceIssued", "ProgressBillingScheduled"]

@@ -152,3 +152,12 @@ def test_eventbridge_unreachable_is_a_reported_failure_not_a_crash():
 def test_every_event_type_names_its_document():
     assert set(events.DOCUMENT) == set(EventType)
     assert set(events.DOCUMENT.values()) == {"job", "record", "invoice", "change_order", "shipment"}
+
+
+def test_with_little_time_left_the_rest_of_the_batch_is_handed_back():
+    bus = Bus()
+    left = iter([60_000, 9_000])
+    batch = {"Records": [stream_record("1", 1), stream_record("2", 1), stream_record("3", 1)]}
+    answer = publisher.publish(batch, bus.put_events, "b", lambda: next(left))
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert len(bus.accepted) == 1

@@ -75,6 +75,7 @@ class Happened:
     new_job: bool = False
     records: list[Record] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)  # pending records a final invoice cancelled
+    cancelled_at: str = ""  # when (their ``updated_at``)
     invoice: Mapping[str, Any] | None = None  # the invoice issued (a credit note for a void)
     voided: Mapping[str, Any] | None = None  # R14: the invoice it voided, with its void fields
     change_order: Mapping[str, Any] | None = None
@@ -129,14 +130,14 @@ def derive(h: Happened) -> list[dict[str, Any]]:
 
 
 def _cancelled_by_final(job: Job, record_id: str, h: Happened) -> dict[str, Any]:
-    """A pending record the final invoice cancelled: the job holds its id and amount, not the rest
-    (reading every such record would cost the final a round trip); GET the record for its texts."""
+    """A pending record the final invoice cancelled, as the change knows it: the job holds its id
+    (reading every such record would cost the final a round trip); GET the record for the rest."""
     return {
         "record_id": record_id,
         "kind": str(job.kind),
         "job_id": job.id,
         "status": str(RecordStatus.CANCELLED),
-        "updated_at": h.at,
+        "updated_at": h.cancelled_at or h.at,
         "cancelled_by_invoice_id": h.invoice["invoice_id"] if h.invoice else None,
         "partial": True,
     }

@@ -21,6 +21,7 @@ from .observability import logger
 ENTRIES_MAX = 10  # entries per PutEvents call
 REQUEST_MAX = 240_000  # bytes of one PutEvents call's entries (EventBridge: 256 KB, envelope included)
 ATTEMPTS = 3  # PutEvents tries per chunk, for the entries it reported failed (throttling, mostly)
+TIME_MARGIN_MS = 10_000  # stop taking records with less time left than this
 
 PutEvents = Callable[..., dict[str, Any]]
 
@@ -39,6 +40,11 @@ def entries(record: dict[str, Any], bus: str) -> list[dict[str, Any]]:
         }
         for e in events
     ]
+
+
+def _key(keys: dict[str, Any]) -> str:
+    """``pk / sk`` of a stream record's item (DynamoDB JSON), for the log."""
+    return " / ".join(str((keys.get(k) or {}).get("S", "?")) for k in ("pk", "sk"))
 
 
 def _size(entry: dict[str, Any]) -> int:
@@ -78,11 +84,19 @@ def put_all(put_events: PutEvents, items: list[dict[str, Any]], pause: float = 0
     return []
 
 
-def publish(event: dict[str, Any], put_events: PutEvents, bus: str) -> dict[str, Any]:
-    """Lambda's answer to a stream batch: the first record not fully published, if any."""
+def publish(
+    event: dict[str, Any], put_events: PutEvents, bus: str, remaining_ms: Callable[[], int] | None = None
+) -> dict[str, Any]:
+    """Lambda's answer to a stream batch: the first record not fully published, if any.
+
+    ``remaining_ms``: the invocation's time left; under TIME_MARGIN_MS the rest of the batch is
+    handed back (reported from the next record) rather than cut off by the timeout."""
     published = 0
     for record in event.get("Records", []):
         sequence_number = record["dynamodb"]["SequenceNumber"]
+        if remaining_ms is not None and remaining_ms() < TIME_MARGIN_MS:
+            logger.info("time is short: the rest of the batch is retried", extra={"records": published})
+            return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
         try:
             errors = put_all(put_events, entries(record, bus))
         except (KeyError, ValueError, TypeError) as e:  # not an outbox item: it would fail every time
@@ -90,7 +104,11 @@ def publish(event: dict[str, Any], put_events: PutEvents, bus: str) -> dict[str,
         except Exception as e:  # EventBridge unreachable, throttled, ...: Lambda retries from here
             errors = [repr(e)]
         if errors:
-            logger.warning("events not published", extra={"sequence_number": sequence_number, "errors": errors[:5]})
+            keys = record.get("dynamodb", {}).get("Keys", {})  # the outbox item: its events can be put again
+            logger.warning(
+                "events not published",
+                extra={"sequence_number": sequence_number, "outbox": _key(keys), "errors": errors[:5]},
+            )
             return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
         published += 1
     logger.info("events published", extra={"records": published})

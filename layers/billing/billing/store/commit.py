@@ -19,6 +19,7 @@ from ..documents import Actor, ChangeOrderDoc, InvoiceDoc, RecordStatus, Shipmen
 from ..errors import AlreadyExists, Conflict, RecordExists
 from ..events import Happened, derive
 from ..model import Job, Record
+from ..observability import logger
 from .items import (
     COUNTER_KEY,
     BalanceItem,
@@ -84,23 +85,67 @@ class Change:
     actor: Actor | None = None  # R17: who made the change (its events' ``actor``; default: the job's author)
 
 
+@dataclass
+class Labels:
+    """What each operation of a transaction is, in the order DynamoDB reports their cancellation
+    reasons: pynamodb's ``TransactWrite`` sends every put before every update, whatever the order of
+    the calls (``Connection.transact_write_items``)."""
+
+    puts: list[str] = field(default_factory=list)
+    updates: list[str] = field(default_factory=list)
+
+    def put(self, *labels: str) -> None:
+        self.puts.extend(labels)
+
+    def update(self, *labels: str) -> None:
+        self.updates.extend(labels)
+
+    def ordered(self) -> list[str]:
+        return self.puts + self.updates
+
+
+class _EventsBehind(Exception):
+    """The change's first event number is taken: the job's ``event_count`` is behind its outbox."""
+
+
 def commit(change: Change) -> None:
     """Write a ``Change`` as one TransactWriteItems; raise ``Conflict`` if anything moved meanwhile.
 
     ``AlreadyExists`` for a new job that exists, ``RecordExists`` for a new record or shipment id
     that an earlier request already wrote (the caller answers with what is stored).
     """
+    job = change.job
+    try:
+        _write(change)
+    except _EventsBehind:
+        # R17: the job item was written without its event count (by code older than the events,
+        # during a deploy or after a rollback): number after the job's last event, once.
+        last = last_event_sequence(job.kind, job.id)
+        logger.warning("job event count behind its outbox", extra={"job": f"{job.kind}/{job.id}", "last": last})
+        job.event_count = last
+        _write(change)
+
+
+def last_event_sequence(kind: str, job_id: str) -> int:
+    """The sequence of the job's last event written (one Query of its outbox partition, newest first)."""
+    pk, _ = outbox_key(kind, job_id, 0)
+    for it in OutboxItem.query(pk, scan_index_forward=False, limit=1, consistent_read=True):
+        return int(it.sk.split("#")[1]) + int(it.how_many) - 1
+    return 0
+
+
+def _write(change: Change) -> None:
     bind()
     job = change.job
     expected, counted = job.version, job.event_count
     job.version = expected + 1
     events = derive(_happened(change))  # R17: numbered after the job's last event (advances its count)
-    labels: list[str] = []  # what each operation of the transaction is, to read cancellation reasons
+    labels = Labels()  # what each operation of the transaction is, to read cancellation reasons
     try:
         with TransactWrite(connection=connection()) as tx:
             item = job_item(job)
             tx.save(item, condition=JobItem.pk.does_not_exist() if change.new_job else JobItem.version == expected)
-            labels.append("job")
+            labels.put("job")
             for rec in change.records:
                 new = rec.record_id in change.new_record_ids
                 was = change.previous_status.get(rec.record_id, RecordStatus.PENDING)
@@ -108,7 +153,7 @@ def commit(change: Change) -> None:
                     record_item(rec),
                     condition=RecordItem.pk.does_not_exist() if new else RecordItem.status == was.value,
                 )
-                labels.append(f"new:{rec.record_id}" if new else "record")
+                labels.put(f"new:{rec.record_id}" if new else "record")
             for record_id in change.cancel_record_ids:
                 tx.update(
                     RecordItem(*record_key(job.kind, job.id, record_id)),
@@ -121,27 +166,27 @@ def commit(change: Change) -> None:
                     ],
                     condition=_STILL_PENDING,
                 )
-                labels.append("record")
+                labels.update("record")
             if change.issued is not None:
-                labels += _issue(tx, job, change.issued, change.counter_read)
+                _issue(tx, labels, job, change.issued, change.counter_read)
             if change.shipment is not None:
-                labels += _record_shipment(tx, change.shipment, job.kind, job.id)
+                _record_shipment(tx, labels, change.shipment, job.kind, job.id)
             if change.void is not None:
-                labels += _void(tx, job, change.void, str(change.issued.invoice_id if change.issued else ""))
+                _void(tx, labels, job, change.void, str(change.issued.invoice_id if change.issued else ""))
             if change.change_order is not None:
                 co = change.change_order
                 tx.save(
                     ChangeOrderItem(*change_order_key(job.kind, job.id, co["change_order_id"]), data=stored(co)),
                     condition=ChangeOrderItem.pk.does_not_exist(),
                 )
-                labels.append("change_order")
+                labels.put("change_order")
                 if change.token:
                     tx.save(
                         TokenItem(*job_key(job.kind, job.id, Owned.TOKEN, change.token),
                                   data={"change_order_id": co["change_order_id"]}),
                         condition=TokenItem.pk.does_not_exist(),
                     )  # fmt: skip
-                    labels.append(f"new:{change.token}")
+                    labels.put(f"new:{change.token}")
             if events:
                 tx.save(
                     OutboxItem(
@@ -151,10 +196,12 @@ def commit(change: Change) -> None:
                     ),
                     condition=OutboxItem.pk.does_not_exist(),
                 )
-                labels.append("outbox")
+                labels.put("outbox")
     except TransactWriteError as e:
         job.version, job.event_count = expected, counted
-        failed, reasons = _cancelled(e, labels)
+        failed, reasons = _cancelled(e, labels.ordered())
+        if failed == ["outbox"]:  # the job's version held: its event count is what is behind
+            raise _EventsBehind from None
         if change.new_job and "job" in failed:
             raise AlreadyExists(f"{job.kind} {job.id} already exists") from None
         for label in failed:
@@ -181,6 +228,7 @@ def _happened(change: Change) -> Happened:
         new_job=change.new_job,
         records=change.records,
         cancelled=change.cancel_record_ids,
+        cancelled_at=change.cancelled_at,
         invoice=change.issued.invoice if change.issued else None,
         voided=void.invoice if void else None,
         change_order=change.change_order,
@@ -196,7 +244,7 @@ def _cancelled(e: TransactWriteError, labels: list[str]) -> tuple[list[str], lis
     return failed, reasons
 
 
-def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None) -> list[str]:
+def _issue(tx: TransactWrite, labels: Labels, job: Job, issued: Issued, counter_read: int | None) -> None:
     number = int(issued.invoice_id.split("-")[1])
     tx.update(
         CounterItem(*COUNTER_KEY),
@@ -212,10 +260,11 @@ def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None
     )
     for p in issued.postings:
         _post(tx, p)
-    return ["counter", "invoice", "invoice", "entry"] + ["balance"] * len(issued.postings)
+    labels.update("counter", *["balance"] * len(issued.postings))
+    labels.put("invoice", "invoice", "entry")
 
 
-def _void(tx: TransactWrite, job: Job, void: Void, credit_note_id: str) -> list[str]:
+def _void(tx: TransactWrite, labels: Labels, job: Job, void: Void, credit_note_id: str) -> None:
     """Mark the voided invoice (both copies: each only if not voided yet) and its shipment, if any."""
     actions: list[Any] = [InvoiceItem.data[k].set(v) for k, v in stored(void.marks).items()]
     if void.token:
@@ -223,8 +272,9 @@ def _void(tx: TransactWrite, job: Job, void: Void, credit_note_id: str) -> list[
     not_voided = InvoiceItem.pk.exists() & InvoiceItem.data["voided_by_invoice_id"].does_not_exist()
     for key in (job_key(job.kind, job.id, Owned.INVOICE, void.invoice_id), invoice_key(void.invoice_id)):
         tx.update(InvoiceItem(*key), actions=actions, condition=not_voided)
+    labels.update("voided", "voided")
     if void.shipment_id is None:
-        return ["voided", "voided"]
+        return
     invoiced = ShipmentItem.data["status"] == ShipmentStatus.INVOICED.value
     for key in (shipment_guard_key(void.shipment_id), job_key(job.kind, job.id, Owned.SHIPMENT, void.shipment_id)):
         tx.update(
@@ -235,7 +285,7 @@ def _void(tx: TransactWrite, job: Job, void: Void, credit_note_id: str) -> list[
             ],
             condition=invoiced,
         )
-    return ["voided", "voided", "shipment", "shipment"]
+    labels.update("shipment", "shipment")
 
 
 def _post(tx: TransactWrite, p: Posting) -> None:
@@ -252,17 +302,20 @@ def _post(tx: TransactWrite, p: Posting) -> None:
     )
 
 
-def _record_shipment(tx: TransactWrite, shipment: ShipmentDoc, kind: str | None, order_id: str | None) -> list[str]:
+def _record_shipment(
+    tx: TransactWrite, labels: Labels, shipment: ShipmentDoc, kind: str | None, order_id: str | None
+) -> None:
     """The shipment's guard (its id is recorded once, R8) and, when its order exists, its copy there."""
     sid = str(shipment["shipment_id"])
     tx.save(ShipmentItem(*shipment_guard_key(sid), data=stored(shipment)), condition=ShipmentItem.pk.does_not_exist())
+    labels.put(f"new:{sid}")
     if kind is None or order_id is None:
-        return [f"new:{sid}"]
+        return
     tx.save(
         ShipmentItem(*job_key(kind, order_id, Owned.SHIPMENT, sid), data=stored(shipment)),
         condition=ShipmentItem.pk.does_not_exist(),
     )
-    return [f"new:{sid}", "shipment"]
+    labels.put("shipment")
 
 
 def put_rejected_shipment(shipment: ShipmentDoc, order_kind: str | None) -> bool:
@@ -273,13 +326,13 @@ def put_rejected_shipment(shipment: ShipmentDoc, order_kind: str | None) -> bool
     cancellation (a ``ValidationError``, say) propagates, since acknowledging it would lose the message.
     """
     bind()
-    labels: list[str] = []
+    labels = Labels()
     try:
         with TransactWrite(connection=connection()) as tx:
-            labels = _record_shipment(tx, shipment, order_kind, shipment["order_id"])
+            _record_shipment(tx, labels, shipment, order_kind, shipment["order_id"])
     except TransactWriteError as e:
-        failed, reasons = _cancelled(e, labels)
-        if labels and labels[0] in failed:
+        failed, reasons = _cancelled(e, labels.ordered())
+        if labels.puts and labels.puts[0] in failed:
             return False
         if any(code == "TransactionConflict" for code in reasons):
             raise Conflict(f"shipment {shipment['shipment_id']} written concurrently: {reasons}") from None
