@@ -111,7 +111,11 @@ def test_a_voided_invoice_shows_voided_and_its_credit_note_is_listed(client, boo
     assert items[voided_id]["status"] == "voided"
     assert items[voided_id]["voided_by_invoice_id"] == books["credit_note"]["invoice_id"]
     credit = items[books["credit_note"]["invoice_id"]]
-    assert (credit["type"], credit["voids_invoice_id"], credit["invoice_date"]) == ("credit_note", voided_id, "2027-01-10")
+    assert (credit["type"], credit["voids_invoice_id"], credit["invoice_date"]) == (
+        "credit_note",
+        voided_id,
+        "2027-01-10",
+    )
     assert [i["invoice_id"] for i in ok(register(client, status="voided"))["items"]] == [voided_id]
     assert [i["invoice_id"] for i in ok(register(client, type="credit_note"))["items"]] == [
         books["credit_note"]["invoice_id"]
@@ -274,13 +278,17 @@ def test_the_registers_read_only_what_they_return(client):
     before = costs()
     for i in range(30):  # other months for the date index, another customer for the customer index
         deposit(client, other, f"2027-{1 + i % 12:02d}-{1 + i // 12:02d}")
-    assert costs() == before == [
-        (["Query"], 5, 5),  # within one month: no month read, one Query of its 5 invoices
-        (["Query"], 5, 5),
-        (["Query"], 2, 2),
-        (["Query"], 5, 5),
-        (["Query"], 2, 2),
-    ]
+    assert (
+        costs()
+        == before
+        == [
+            (["Query"], 5, 5),  # within one month: no month read, one Query of its 5 invoices
+            (["Query"], 5, 5),
+            (["Query"], 2, 2),
+            (["Query"], 5, 5),
+            (["Query"], 2, 2),
+        ]
+    )
     # across months: one small Query of the months that have any, then those months only
     ops, read, n = cost(from_="2026-11-01", to="2027-01-31", limit=6)
     assert (ops, read, n) == (["Query", "Query", "Query"], 2 + 6, 6)  # 2 months; 5 of December, 1 of January
