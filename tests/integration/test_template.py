@@ -525,7 +525,7 @@ def test_billing_table_is_protected_and_has_its_indexes(translated):
     assert props.get("DeletionProtectionEnabled") is True
     assert props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True
     indexes = {g["IndexName"] for g in props.get("GlobalSecondaryIndexes", [])}
-    assert {"PendingByDate", "JobsByKind"} <= indexes
+    assert {"PendingByDate", "JobsByKind", "ByDate", "ByCustomer"} <= indexes
 
 
 @pytest.mark.parametrize(
