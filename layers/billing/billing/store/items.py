@@ -44,7 +44,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from ..config import config
-from ..documents import RecordStatus
+from ..documents import Kind, RecordStatus
 from ..model import Job, Record
 
 Key = tuple[str, str]
@@ -127,19 +127,41 @@ def month_key(month: str) -> Key:
     return MONTHS_PK, month
 
 
+def invoices_of_month(month: str) -> str:
+    """``ByDate``'s partition of the invoices dated in ``month`` (``YYYY-MM``)."""
+    return f"{DATE_INDEX_INVOICES}{month}"
+
+
+def entries_of_month(month: str) -> str:
+    """``ByDate``'s partition of the journal entries dated in ``month``."""
+    return f"{DATE_INDEX_ENTRIES}{month}"
+
+
+def invoices_of_customer(customer_id: str) -> str:
+    """``ByCustomer``'s partition of a customer's invoices."""
+    return f"{CUSTOMER_PREFIX}{customer_id}"
+
+
 def invoice_date_key(invoice_date: str, invoice_id: str) -> Key:
     """``ByDate``'s keys of an invoice (its ``INVOICE#`` copy): its month's partition, by date then id."""
-    return f"{DATE_INDEX_INVOICES}{invoice_date[:7]}", f"{invoice_date}#{invoice_id}"
+    return invoices_of_month(invoice_date[:7]), f"{invoice_date}#{invoice_id}"
 
 
 def entry_date_key(date: str, entry_id: str) -> Key:
     """``ByDate``'s keys of a journal entry: its month's partition, by date then id."""
-    return f"{DATE_INDEX_ENTRIES}{date[:7]}", f"{date}#{entry_id}"
+    return entries_of_month(date[:7]), f"{date}#{entry_id}"
 
 
 def customer_invoice_key(customer_id: str, invoice_date: str, invoice_id: str) -> Key:
     """``ByCustomer``'s keys of an invoice: the customer's partition, by date then id."""
-    return f"{CUSTOMER_PREFIX}{customer_id}", f"{invoice_date}#{invoice_id}"
+    return invoices_of_customer(customer_id), f"{invoice_date}#{invoice_id}"
+
+
+def job_of_partition(pk: str) -> tuple[str, str] | None:
+    """The (kind, job id) whose partition key ``pk`` is (``job_pk``'s inverse), or None."""
+    prefix, _, rest = pk.partition("#")
+    kind, _, job_id = rest.partition("#")
+    return (kind, job_id) if prefix == "JOB" and kind in tuple(Kind) and job_id else None
 
 
 def date_bounds(first: str, last: str) -> tuple[str, str]:

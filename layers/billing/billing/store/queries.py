@@ -50,11 +50,15 @@ from .items import (
     change_order_key,
     customer_invoice_key,
     date_bounds,
+    entries_of_month,
     entry_date_key,
     invoice_date_key,
     invoice_key,
+    invoices_of_customer,
+    invoices_of_month,
     job_from_item,
     job_key,
+    job_of_partition,
     job_pk,
     jobs_key,
     pending_due_bound,
@@ -538,7 +542,7 @@ def list_invoices(
 
     if customer_id is not None:
         start = _register_start(next_token, None, _CUSTOMER_NAMES, valid_customer_key)
-        partition = customer_invoice_key(customer_id, "", "")[0]
+        partition = invoices_of_customer(customer_id)
         page = _collect(
             lambda _part, key, size: InvoiceItem.by_customer.query(
                 partition, in_range, filter_condition=condition, last_evaluated_key=key, page_size=size
@@ -553,7 +557,7 @@ def list_invoices(
         start = _register_start(next_token, span, _INVOICE_NAMES, valid_date_key)
         page = _collect(
             lambda month, key, size: InvoiceItem.by_date.query(
-                invoice_date_key(f"{month}-01", "")[0],
+                invoices_of_month(str(month)),
                 in_range,
                 filter_condition=condition,
                 last_evaluated_key=key,
@@ -576,7 +580,7 @@ def list_entries(span: Span, limit: int, next_token: str | None) -> tuple[list[J
 
     def valid(month: str | None, key: dict[str, str]) -> bool:
         dated = _dated(key["gsi3sk"], span)
-        owner = _owner(key["pk"])
+        owner = job_of_partition(key["pk"])
         return (
             dated is not None
             and owner is not None
@@ -587,7 +591,7 @@ def list_entries(span: Span, limit: int, next_token: str | None) -> tuple[list[J
 
     page = _collect(
         lambda month, key, size: EntryItem.by_date.query(
-            entry_date_key(f"{month}-01", "")[0],
+            entries_of_month(str(month)),
             EntryItem.gsi3sk.between(low, high),
             last_evaluated_key=key,
             page_size=size,
@@ -602,19 +606,12 @@ def list_entries(span: Span, limit: int, next_token: str | None) -> tuple[list[J
     for raw in page.raw:
         it = EntryItem.from_raw_data(raw)
         doc = plain(it.data)
-        owner = _owner(it.pk)
+        owner = job_of_partition(it.pk)
         if owner is not None:  # entries written before R18 do not name their job: their partition does
             doc.setdefault("kind", owner[0])
             doc.setdefault("job_id", owner[1])
         out.append(cast(JournalEntryDoc, doc))
     return out, page.token
-
-
-def _owner(pk: str) -> tuple[str, str] | None:
-    """The (kind, job id) of a job partition's key ``JOB#<kind>#<id>``."""
-    prefix, _, rest = pk.partition("#")
-    kind, _, job_id = rest.partition("#")
-    return (kind, job_id) if prefix == "JOB" and kind in ("order", "project") and job_id else None
 
 
 def put_run(run: AutomationRunDoc) -> None:
