@@ -87,7 +87,12 @@ BODIES: dict[tuple[str, str], Any] = {
         "company": {"name": "Acme Builders Ltd", "address": "1 Main Street, Springfield", "tax_id": "GB123456789"},
     },
 }
-QUERIES = {("GET", "/{kind}"): "status=open&limit=20"}
+QUERIES = {
+    ("GET", "/{kind}"): "status=open&limit=20",
+    ("GET", "/invoices"): "from=2026-12-01&to=2026-12-31&type=deposit&limit=50",
+    ("GET", "/ledger/entries"): "from=2026-12-01&to=2026-12-31&limit=100",
+    ("GET", "/automation/runs"): "limit=20",
+}
 BODILESS = {"/{kind}/{job_id}/progress-billings/{record_id}/retry"}  # POSTs that take no body
 
 

@@ -13,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from local import cfn
-from local.fixtures import CLERK, READER, order_body, ship, shipment_message
+from local.fixtures import CLERK, READER, order_body, run_automation, scheduled_event, ship, shipment_message
 
 DOC = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
 
@@ -226,7 +226,43 @@ def test_taxed_answers_match_the_published_schema(client, kind):
     call("GET", job)
     call("GET", f"/{kind}")
     call("GET", f"{job}/ledger")
+    assert len(call("GET", "/invoices", query="limit=100")["items"]) == len(call("GET", f"{job}/invoices")["items"])
+    call("GET", "/ledger/entries")
     assert {"2200", "2207"} <= {a["account"] for a in call("GET", "/ledger/trial-balance")["accounts"]}
     # refusals of a tax code: the settings' and a line's
     call("PUT", "/settings", {"tax_codes": {"VAT20": {**codes["VAT20"], "rate": "150"}}})  # 422
     call("POST", f"/{kind}", order_body("J-2", lines=[{**lines[0], "tax_code": "GST"}]))  # 422
+
+
+def test_registers_answers_match_the_published_schema(client):
+    """R18: the invoice register (a voided deposit, its credit note, a final), the journal and the
+    automation's runs, paged, and their refusals."""
+
+    def call(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return conforms(method, path, client.request(method, path, body, **kw))
+
+    call("POST", "/projects", order_body("J-1"))
+    call("POST", "/projects/J-1/progress-billings", {"amount": "50.00", "schedule": True, "invoice_date": "2026-11-30"})
+    run_automation(scheduled_event("2026-12-01T06:00:00Z"))
+    deposit = call("POST", "/projects/J-1/progress-billings", {"amount": "100.00", "invoice_date": "2026-12-01"})
+    call("POST", f"/invoices/{deposit['invoice']['invoice_id']}/void", {"reason": "wrong", "void_date": "2026-12-02"})
+    call("POST", "/projects/J-1/final-invoice", {"invoice_date": "2026-12-31"})
+    page = call("GET", "/invoices", query="limit=2")
+    assert len(page["items"]) == 2 and page["next_token"]
+    rest = call("GET", "/invoices", query=f"limit=2&next_token={page['next_token']}")
+    assert {i["status"] for i in page["items"] + rest["items"]} == {"issued", "voided"}
+    call("GET", "/invoices", query="customer_id=C-7&type=credit_note&status=issued&from=2026-12-01&to=2026-12-31")
+    entries = call("GET", "/ledger/entries", query="from=2026-11-01")
+    assert {(e["kind"], e["job_id"]) for e in entries["items"]} == {("project", "J-1")}
+    runs = call("GET", "/automation/runs")
+    assert runs["items"][0]["invoiced"] == 1
+    # refusals
+    call("GET", "/invoices", query="from=2026-12-02&to=2026-12-01")  # 422
+    call("GET", "/invoices", query="next_token=forged")  # 400
+    call("GET", "/ledger/entries", query="format=pdf")  # 422
+    call("GET", "/ledger/entries", query="next_token=forged")  # 400
+    call("GET", "/automation/runs", query="limit=0")  # 422
+    call("GET", "/automation/runs", query="next_token=forged")  # 400
+    call("GET", "/automation/runs", claims=None)  # 401
+    registers = {(m, p, st) for m, p, st in checked if p in ("/invoices", "/ledger/entries", "/automation/runs")}
+    assert {st for _, _, st in registers} == {200, 400, 401, 422}

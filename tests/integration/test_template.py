@@ -302,7 +302,7 @@ def test_cors_allows_the_portal_origin_its_methods_and_headers():
     assert cors["allowOrigins"] == [origin]
     assert set(cors["allowMethods"]) == {m for m, _, _ in _declared_http_events()}
     assert {h.lower() for h in cors["allowHeaders"]} == {"authorization", "content-type", "idempotency-key"}
-    assert {h.lower() for h in cors["exposeHeaders"]} == {"idempotent-replay", "retry-after"}
+    assert {h.lower() for h in cors["exposeHeaders"]} == {"idempotent-replay", "retry-after", "next-token"}
     assert not cors.get("allowCredentials")  # bearer tokens, no cookies
 
 
@@ -525,7 +525,7 @@ def test_billing_table_is_protected_and_has_its_indexes(translated):
     assert props.get("DeletionProtectionEnabled") is True
     assert props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is True
     indexes = {g["IndexName"] for g in props.get("GlobalSecondaryIndexes", [])}
-    assert {"PendingByDate", "JobsByKind"} <= indexes
+    assert {"PendingByDate", "JobsByKind", "ByDate", "ByCustomer"} <= indexes
 
 
 @pytest.mark.parametrize(
