@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .documents import CompanyDoc, InvoiceDoc, InvoiceType
+from .documents import CompanyDoc, InvoiceDoc, InvoiceLine, InvoiceType
 from .money import fmt, minor_unit
 
 TITLES: dict[str, str] = {
@@ -95,10 +95,11 @@ class Sheet:
     voided: str | None = None  # the mark on a voided invoice
 
 
-def _line_description(line: Any, currency: str) -> str:
+def _line_description(line: InvoiceLine) -> str:
     text = clean(line.get("description"))
-    if line.get("percent"):  # R2: a percent deposit names its share of the job
-        text += f" ({number_text(line['percent'])}% of the job total)"
+    percent = line.get("percent")
+    if percent:  # R2: a percent deposit names its share of the job
+        text += f" ({number_text(percent)}% of the job total)"
     reversed_id = line.get("reverses_invoice_id")
     if reversed_id and reversed_id not in text:  # R7: the deposit a final invoice reverses, named
         text += f" (reverses {reversed_id})"
@@ -107,7 +108,6 @@ def _line_description(line: Any, currency: str) -> str:
 
 def sheet(invoice: InvoiceDoc, company: CompanyDoc) -> Sheet:
     c = invoice["currency"]
-    inv: dict[str, Any] = dict(invoice)
     seller = [clean(company.get("name")) or "(company name not set: PUT /settings company)"]
     seller += [ln for ln in clean(company.get("address")).split("\n") if ln.strip()]
     if company.get("tax_id"):
@@ -120,14 +120,14 @@ def sheet(invoice: InvoiceDoc, company: CompanyDoc) -> Sheet:
         ("Job", f"{kind} {invoice['job_id']}"),
         ("Currency", c),
     ]
-    if inv.get("record_id"):
-        facts.append(("Progress billing", inv["record_id"]))
-    if inv.get("shipment_id"):
-        facts.append(("Shipment", inv["shipment_id"]))
+    if invoice.get("record_id"):
+        facts.append(("Progress billing", invoice["record_id"]))
+    if invoice.get("shipment_id"):
+        facts.append(("Shipment", invoice["shipment_id"]))
     rows = [
         Row(
             clean(ln.get("code")),
-            _line_description(ln, c),
+            _line_description(ln),
             number_text(ln["quantity"]),
             number_text(ln["unit_price"]),
             amount_text(ln["amount"], c),
@@ -156,14 +156,14 @@ def sheet(invoice: InvoiceDoc, company: CompanyDoc) -> Sheet:
     reversed_ids = [ln["reverses_invoice_id"] for ln in invoice["lines"] if ln.get("reverses_invoice_id")]
     if reversed_ids:
         notes.append("Reverses the deposit invoices " + ", ".join(reversed_ids))
-    if inv.get("voids_invoice_id"):
-        voided_title = TITLES.get(str(inv.get("voids_invoice_type") or ""), "invoice").lower()
-        notes.append(f"Voids {voided_title} {inv['voids_invoice_id']}")
-        notes.append(f"Reason: {clean(inv.get('reason'))}")
+    if invoice.get("voids_invoice_id"):
+        voided_title = TITLES.get(str(invoice.get("voids_invoice_type") or ""), "invoice").lower()
+        notes.append(f"Voids {voided_title} {invoice['voids_invoice_id']}")
+        notes.append(f"Reason: {clean(invoice.get('reason'))}")
     voided = None
-    if inv.get("voided_by_invoice_id"):
-        voided = f"VOIDED by {inv['voided_by_invoice_id']} on {timestamp_text(inv.get('voided_at') or '')}"
-        notes.append(f"Void reason: {clean(inv.get('void_reason'))}")
+    if invoice.get("voided_by_invoice_id"):
+        voided = f"VOIDED by {invoice['voided_by_invoice_id']} on {timestamp_text(invoice.get('voided_at') or '')}"
+        notes.append(f"Void reason: {clean(invoice.get('void_reason'))}")
     return Sheet(
         title=TITLES.get(str(invoice["type"]), "Invoice"),
         number=invoice["number"],
