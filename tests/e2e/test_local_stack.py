@@ -181,7 +181,7 @@ def test_an_invoice_pdf_is_served_as_its_bytes_to_curl(stack: Runner, tmp_path: 
     curl = ["curl", "-sS", "-D", "-", "--output", str(saved), f"{stack.url}/invoices/{number}/pdf"]
     headers = subprocess.run(curl, capture_output=True, text=True, timeout=60, check=True).stdout.lower()
     data = saved.read_bytes()
-    assert "content-type: application/pdf" in headers and f'inline; filename="{number}.pdf"' in headers
+    assert "content-type: application/pdf" in headers and f'inline; filename="{number.lower()}.pdf"' in headers
     assert f"content-length: {len(data)}" in headers and data.startswith(b"%PDF-")
     assert number in pypdf.PdfReader(saved).pages[0].extract_text()
 
