@@ -3,9 +3,8 @@
 ``progress`` -> functions/create_progress_billing, ``final`` -> functions/finalize, ``document`` ->
 functions/invoice_pdf (the invoice PDF), ``api`` -> functions/api (everything else). A job route is
 written once and registered for both ``/orders`` and ``/projects`` (``job_route``); the kind comes
-from the path. Every route declares its
-success and error responses, so the OpenAPI document (docs/openapi.json) is a contract a client can
-be generated from.
+from the path. Every route declares its success and error responses, so the OpenAPI document
+(docs/openapi.json) is a contract a client can be generated from.
 """
 
 from __future__ import annotations
