@@ -27,7 +27,7 @@ logging.getLogger("fpdf").setLevel(logging.ERROR)
 
 GREY = (90, 90, 90)
 RED = (180, 0, 0)
-LINE_WIDTHS = (24, 78, 22, 28, 28)  # mm: code, description, quantity, unit price, amount (180 in all)
+LINE_WIDTHS = (22, 68, 26, 32, 32)  # mm: code, description, quantity, unit price, amount (180 in all)
 TAX_WIDTHS = (82, 22, 38, 38)
 RIGHT = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT")
 

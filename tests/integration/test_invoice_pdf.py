@@ -248,3 +248,15 @@ def test_errors_are_the_apis_own_401_404_422(client):
     assert [d["field"] for d in r.json()["error"]["details"]] == ["invoice_id"]
     r = client.get("/invoices/INV%20000001/pdf")
     assert [d["field"] for d in r.json()["error"]["details"]] == ["invoice_id"]
+
+
+def test_the_longest_ids_and_words_without_spaces_wrap_inside_their_columns(company):
+    job_id, customer_id = "J" * L.ID_MAX, "C" * L.ID_MAX
+    line = job_line("W" * L.ID_MAX, "999999999.9999", "0.0001", "W" * L.ITEM_CODE_MAX, "W" * L.LINE_DESCRIPTION_MAX)
+    ok(company.post("/projects", {**order_body(job_id, lines=[line]), "customer_id": customer_id,
+                                  "customer_name": "M" * L.CUSTOMER_NAME_MAX}))  # fmt: skip
+    invoice = deposit(company, f"/projects/{job_id}", {"amount": "1.00", "item_description": "D" * L.TEXT_MAX})
+    final = ok(company.post(f"/projects/{job_id}/final-invoice", {"title": "T" * L.TEXT_MAX}))["invoice"]
+    for doc in (pdf(company, invoice), pdf(company, final)):  # all of each, wrapped or not
+        assert re.sub(r"\s", "", doc.text).count("C" * L.ID_MAX) == 1
+    assert "999,999,999.99990.0001100,000.00" in re.sub(r"\s", "", pdf(company, final).text)

@@ -3,7 +3,7 @@ invoice and the settings' ``company``: pure, no PDF library. ``functions/invoice
 ``Sheet`` with fpdf2; nothing here knows about pages or fonts (docs/documents.md).
 
 Amounts are shown for people: thousands separators and exactly the currency's minor-unit decimals
-(``2,500.00``, JPY ``33,333``, ``-2,500.00``); ``amount_text`` and ``parse_amount_text`` are inverses.
+(``2,500.00``, JPY ``33,333``, ``-2,500.00``).
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ def amount_text(value: str | Decimal, currency: str) -> str:
     """``"2500.00"`` -> ``2,500.00``; JPY ``"33333"`` -> ``33,333``; never ``-0.00``."""
     wire = fmt(Decimal(value), currency)  # the minor unit's decimals, half-up, no negative zero
     return f"{Decimal(wire):,.{minor_unit(currency)}f}"
-
-
-def parse_amount_text(text: str) -> Decimal:
-    """The value ``amount_text`` showed (for tests and readers of the document)."""
-    return Decimal(text.replace(",", ""))
 
 
 def number_text(value: str) -> str:
@@ -81,7 +76,6 @@ class Sheet:
 
     title: str  # by type: Deposit invoice, Invoice (shipment), Final invoice, Credit note
     number: str
-    filename: str  # Content-Disposition: <number>.pdf
     currency: str
     seller: list[str]  # name, address lines, tax id
     bill_to: list[str]  # customer name, customer id
@@ -167,7 +161,6 @@ def sheet(invoice: InvoiceDoc, company: CompanyDoc) -> Sheet:
     return Sheet(
         title=TITLES.get(str(invoice["type"]), "Invoice"),
         number=invoice["number"],
-        filename=f"{invoice['number']}.pdf",
         currency=c,
         seller=seller,
         bill_to=[clean(invoice["customer_name"]), f"Customer ID: {invoice['customer_id']}"],
