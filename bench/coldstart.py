@@ -31,6 +31,7 @@ TARGETS: dict[str, tuple[str, dict[str, Any]]] = {
     "ApiFunction": ("GET /orders/{id}", {"statusCode": 200}),
     "ProcessShipmentsFunction": ("SQS batch of one shipment message (auto-invoiced)", {"batchItemFailures": []}),
     "AutoGenerateFunction": ("scheduled event, one record due", {"invoiced": 1, "complete": True}),
+    "InvoicePdfFunction": ("GET /invoices/{id}/pdf (a deposit invoice)", {"statusCode": 200}),
 }
 FUNCTIONS = tuple(TARGETS)[1:]
 DUE = "2030-01-01"  # the automation's business date
@@ -64,21 +65,33 @@ def runtime_site() -> Path:
     return site
 
 
-def loadable_layer(layer: Path) -> tuple[Path, list[str]]:
-    """The built layer (``python/``) as this machine can load it, and what was swapped: off arm64, a copy whose
-    compiled extensions are this machine's build of the same release; every other file, bytecode included, as built."""
+def _dist_info(root: Path, top: str) -> Path:
+    """The dist-info of what installed the package ``top``: the one whose ``top_level.txt`` names it (PIL ->
+    pillow-13.0.0.dist-info), else the one named after it (pydantic_core -> pydantic_core-2.46.4.dist-info)."""
+    for info in sorted(root.glob("*.dist-info")):
+        if (info / "top_level.txt").exists() and top in (info / "top_level.txt").read_text().split():
+            return info
+    return next(root.glob(f"{top}-*.dist-info"))
+
+
+def loadable(built: Path, name: str = "layer") -> tuple[Path, list[str]]:
+    """The built layer (``python/``) or a function's directory as this machine can load it, and what was swapped:
+    off arm64, a copy whose compiled extensions (and the libraries a wheel bundles with them, ``*.libs``) are this
+    machine's build of the same release; every other file, bytecode included, as built."""
     machine = platform.machine()
     if machine in ("aarch64", "arm64"):
-        return layer, []
-    out, swapped = TMP / f"layer-{machine}", set()
+        return built, []
+    out, swapped = TMP / f"{name}-{machine}", set()
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(layer, out)
+    shutil.copytree(built, out)
     for so in sorted(out.rglob("*-aarch64-linux-gnu.so")):
-        top = so.relative_to(out).parts[0]  # pydantic_core -> pydantic_core-2.46.4.dist-info
-        name, version = next(out.glob(f"{top}-*.dist-info")).name.removesuffix(".dist-info").rsplit("-", 1)
-        wheel = TMP / "wheels" / f"{name}-{version}-{machine}"
+        top = so.relative_to(out).parts[0]
+        dist, version = _dist_info(out, top).name.removesuffix(".dist-info").rsplit("-", 1)
+        wheel = TMP / "wheels" / f"{dist}-{version}-{machine}"
         if not wheel.exists():
-            platform_args = ["--platform", f"manylinux2014_{machine}", "--python-version", "3.13"]
+            platform_args = [f"--platform=manylinux{tag}_{machine}" for tag in ("2014", "_2_28")] + [
+                "--python-version=3.13"
+            ]
             _pip(
                 "install",
                 "--no-deps",
@@ -86,12 +99,14 @@ def loadable_layer(layer: Path) -> tuple[Path, list[str]]:
                 *platform_args,
                 "--target",
                 str(wheel),
-                f"{name}=={version}",
+                f"{dist}=={version}",
             )
         so.unlink()
         for new in (wheel / top).rglob(f"*-{machine}-linux-gnu.so"):
             shutil.copy2(new, out / new.relative_to(wheel))
-        swapped.add(f"{name} {version}")
+        for libs in wheel.glob("*.libs"):
+            shutil.copytree(libs, out / libs.name, dirs_exist_ok=True)
+        swapped.add(f"{dist} {version}")
     return out, sorted(swapped)
 
 
@@ -146,7 +161,8 @@ def _http_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
 
 
 def prepare(target: str, run: int, endpoint_url: str, code: Path) -> dict[str, Any]:
-    """The state and the first event of one run (untimed); returns the child's spec. ``code``: ``sam build``'s."""
+    """The state and the first event of one run (untimed); returns the child's spec. ``code``: the function's
+    directory as ``sam build`` made it (``loadable``)."""
     from local import cfn, fixtures
     from local.metering import intercept
 
@@ -167,7 +183,7 @@ def prepare(target: str, run: int, endpoint_url: str, code: Path) -> dict[str, A
         "target": target,
         "function": target,
         "timeout_ms": int(cfn.function_property(target, "Timeout")) * 1000,
-        "handler_path": str(code / target / "app.py"),
+        "handler_path": str(code / "app.py"),
     }
     if target == "CreateProgressBillingFunction":
         spec["event"] = _http_event("POST", f"{path}/progress-billings", {"amount": "100.00"})
@@ -176,6 +192,9 @@ def prepare(target: str, run: int, endpoint_url: str, code: Path) -> dict[str, A
         spec["event"] = _http_event("POST", f"{path}/final-invoice")
     elif target == "ApiFunction":
         spec["event"] = _http_event("GET", path)
+    elif target == "InvoicePdfFunction":
+        invoice = _call("POST", f"{path}/progress-billings", {"amount": "300.00"})["invoice"]
+        spec["event"] = _http_event("GET", f"/invoices/{invoice['invoice_id']}/pdf")
     elif target == "ProcessShipmentsFunction":
         body = fixtures.shipment_message(f"SH-{job_id}", job_id)
         spec["event"] = fixtures.sqs_event(
@@ -231,7 +250,9 @@ def measure(runs: int = 7, log: Callable[[str], None] = print, build_dir: Path |
     """``build_dir``: ``sam build``'s output (built now when not given)."""
     if (build_dir := build_dir or artifacts.sam_build()[0]) is None:
         raise RuntimeError("sam build failed: nothing to measure (python -m bench.run --only artifacts says why)")
-    layer, swapped = loadable_layer(build_dir / "BillingLayer" / "python")
+    layer, swapped = loadable(build_dir / "BillingLayer" / "python")
+    code = {f: loadable(build_dir / f, f) for f in FUNCTIONS}
+    swapped = sorted({*swapped, *(s for _, more in code.values() for s in more)})
     site = runtime_site()
     samples: dict[str, list[dict[str, Any]]] = {t: [] for t in TARGETS}
     with moto_server() as url:
@@ -242,7 +263,7 @@ def measure(runs: int = 7, log: Callable[[str], None] = print, build_dir: Path |
         context_path = [str(ROOT), sysconfig.get_paths()["purelib"]]
         for run in range(runs + 1):  # round 0 warms up (the page cache) and is discarded
             for target, outs in samples.items():
-                spec = prepare(target, run, url, build_dir)
+                spec = prepare(target, run, url, code[target][0] if target != FLOOR else build_dir)
                 fdir = [str(Path(spec["handler_path"]).parent), str(layer)] if target != FLOOR else []
                 spec.update(sys_path=[*fdir, str(site)], context_path=context_path)
                 out = run_child(spec, env)

@@ -75,9 +75,9 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[
     context = names and f"; importing it loads {names}, which the functions would not"
     swapped = ", ".join(built["swapped"])
     swap = swapped and (
-        f" The layer is built for arm64, the template's architecture: to load it on this {arch} machine, the "
-        f"compiled extensions of {swapped} are swapped for the {arch} build of the same release "
-        "(`bench.coldstart.loadable_layer`); every other file of the layer, its bytecode included, is as built."
+        f" The layer and the functions are built for arm64, the template's architecture: to load them on this {arch} "
+        f"machine, the compiled extensions of {swapped} are swapped for the {arch} build of the same release "
+        "(`bench.coldstart.loadable`); every other file, bytecode included, is as built."
     )
     return [
         "## 1. Cold start of the built artifacts",
@@ -100,10 +100,10 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[
         "as Lambda's `/var/task` and `/opt` are read-only: what the build did not compile is compiled every time.\n"
         "- The tables (from `template.yaml`) live in a moto server in the parent process: every DynamoDB call is a "
         "real local round trip. Each run's state (a registered order; a deposit for the final invoice; "
-        "auto-invoicing on for the shipment; one record due for the automation) is set up untimed through the real "
-        'handlers, and the child checks its answer. "in moto", the time the server took to answer the child, is '
-        "left out of the other columns: DynamoDB's latency is not the function's (round trips are asserted by the "
-        "tests), and moto's transactions are far slower than DynamoDB's.\n"
+        "auto-invoicing on for the shipment; one record due for the automation; a deposit invoice for its PDF) is set "
+        'up untimed through the real handlers, and the child checks its answer. "in moto", the time the server took '
+        "to answer the child, is left out of the other columns: DynamoDB's latency is not the function's (round "
+        "trips are asserted by the tests), and moto's transactions are far slower than DynamoDB's.\n"
         '- Each round runs the floor, then every function; one warm-up round is discarded. "x floor" is the median '
         "of the rounds' ratios of the function's time to the floor's in the same round, so drift of the machine's "
         'speed between rounds cancels; "CPU" is the child\'s own CPU time, which other load moves least.\n'

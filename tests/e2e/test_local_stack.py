@@ -216,6 +216,21 @@ def test_the_registers_over_http(stack: Runner) -> None:
     assert status == 200 and runs["items"][0]["business_date"] == "2031-03-02"
 
 
+def test_an_invoice_pdf_is_served_as_its_bytes_to_curl(stack: Runner, tmp_path: Path) -> None:
+    """R18: the function answers base64 (isBase64Encoded); the local gateway, as API Gateway, sends the bytes."""
+    import pypdf
+
+    assert stack.request("POST", "/orders", order_body("SO-E2E-PDF"))[0] == 201
+    number = stack.request("POST", "/orders/SO-E2E-PDF/progress-billings", {"amount": "10.00"})[1]["invoice"]["number"]
+    saved = tmp_path / "invoice.pdf"
+    curl = ["curl", "-sS", "-D", "-", "--output", str(saved), f"{stack.url}/invoices/{number}/pdf"]
+    headers = subprocess.run(curl, capture_output=True, text=True, timeout=60, check=True).stdout.lower()
+    data = saved.read_bytes()
+    assert "content-type: application/pdf" in headers and f'inline; filename="{number.lower()}.pdf"' in headers
+    assert f"content-length: {len(data)}" in headers and data.startswith(b"%PDF-")
+    assert number in pypdf.PdfReader(saved).pages[0].extract_text()
+
+
 def test_portal_openapi_and_swagger_are_served(stack: Runner) -> None:
     status, page, headers = stack.request("GET", "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")

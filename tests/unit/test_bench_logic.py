@@ -77,7 +77,7 @@ def test_the_arm64_layer_is_loaded_here_with_this_machines_build_of_its_extensio
     (wheel / "_pydantic_core.cpython-313-x86_64-linux-gnu.so").write_bytes(b"x86_64")
     monkeypatch.setattr(coldstart, "TMP", tmp_path)
     monkeypatch.setattr(coldstart.platform, "machine", lambda: "x86_64")
-    out, swapped = coldstart.loadable_layer(layer)
+    out, swapped = coldstart.loadable(layer)
     assert swapped == ["pydantic_core 2.46.4"]
     assert sorted(p.name for p in (out / "pydantic_core").glob("*.so")) == [
         "_pydantic_core.cpython-313-x86_64-linux-gnu.so"
@@ -85,7 +85,26 @@ def test_the_arm64_layer_is_loaded_here_with_this_machines_build_of_its_extensio
     assert (out / "pydantic_core" / "__pycache__" / "__init__.cpython-313.pyc").read_bytes() == b"as built"
     assert (layer / "pydantic_core" / "_pydantic_core.cpython-313-aarch64-linux-gnu.so").exists()  # the build stays
     monkeypatch.setattr(coldstart.platform, "machine", lambda: "aarch64")
-    assert coldstart.loadable_layer(layer) == (layer, [])  # arm64 loads it as built
+    assert coldstart.loadable(layer) == (layer, [])  # arm64 loads it as built
+
+
+def test_a_function_built_for_arm64_gets_this_machines_extensions_and_their_bundled_libraries(tmp_path, monkeypatch):
+    built = tmp_path / "InvoicePdfFunction"  # Pillow: the package PIL, the distribution pillow, libraries beside
+    (built / "PIL").mkdir(parents=True)
+    (built / "PIL" / "_imaging.cpython-313-aarch64-linux-gnu.so").write_bytes(b"arm64")
+    (built / "pillow-13.0.0.dist-info").mkdir()
+    (built / "pillow-13.0.0.dist-info" / "top_level.txt").write_text("PIL\n")
+    wheel = tmp_path / "wheels" / "pillow-13.0.0-x86_64"
+    (wheel / "PIL").mkdir(parents=True)
+    (wheel / "PIL" / "_imaging.cpython-313-x86_64-linux-gnu.so").write_bytes(b"x86_64")
+    (wheel / "pillow.libs").mkdir()
+    (wheel / "pillow.libs" / "libjpeg-x86.so.62").write_bytes(b"lib")
+    monkeypatch.setattr(coldstart, "TMP", tmp_path)
+    monkeypatch.setattr(coldstart.platform, "machine", lambda: "x86_64")
+    out, swapped = coldstart.loadable(built, "InvoicePdfFunction")
+    assert (swapped, out.name) == (["pillow 13.0.0"], "InvoicePdfFunction-x86_64")
+    assert [p.name for p in (out / "PIL").glob("*.so")] == ["_imaging.cpython-313-x86_64-linux-gnu.so"]
+    assert (out / "pillow.libs" / "libjpeg-x86.so.62").exists()
 
 
 def test_service_environment_comes_from_the_template():

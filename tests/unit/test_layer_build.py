@@ -46,3 +46,22 @@ def test_the_runtime_sdk_is_left_out_of_the_layer_and_pinned_to_what_the_tests_r
     assert set(pins) >= RUNTIME_SDK
     for name in ("boto3", "botocore"):
         assert metadata.version(name) == pins[name], f"the development venv runs {name} {metadata.version(name)}"
+
+
+def test_fpdf2_is_the_pdf_functions_alone_built_and_compiled_the_same_way():
+    """R18: fpdf2 (Pillow, fontTools) is a requirement of functions/invoice_pdf only, built like the layer;
+    nothing in the layer imports it, so no other function's cold start loads it (docs/documents.md)."""
+    function = cfn.resources("AWS::Serverless::Function")["InvoicePdfFunction"]
+    assert function["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    code = LAYER.parent.parent / function["Properties"]["CodeUri"]
+    makefile = (code / "Makefile").read_text()
+    assert re.search(r"^build-InvoicePdfFunction:", makefile, re.MULTILINE)
+    for flag in ("--only-binary=:all:", "--python-version 3.13", "--abi cp313", "manylinux2014_aarch64"):
+        assert flag in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile and "x86_64" not in makefile
+    assert "fpdf2==" in (code / "requirements.txt").read_text()
+    assert "fpdf" not in (LAYER / "requirements.txt").read_text()
+    importing = [
+        p for p in (LAYER / "billing").rglob("*.py") if re.search(r"^\s*(from|import) fpdf", p.read_text(), re.M)
+    ]
+    assert importing == []
