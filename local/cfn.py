@@ -168,10 +168,13 @@ def function_property(logical_id: str, name: str) -> Any:
 
 
 def load_handler_module(code_uri: str) -> ModuleType:
-    """Import ``<code_uri>/app.py`` under a unique module name (every function's module is ``app``)."""
+    """Import ``<code_uri>/app.py`` under a unique module name (every function's module is ``app``).
+    Its directory goes on ``sys.path`` (last), as ``/var/task`` is in Lambda, for its own modules."""
     name = "fn_" + code_uri.strip("/").replace("/", "_")
     if name in sys.modules:
         return sys.modules[name]
+    if str(ROOT / code_uri) not in sys.path:
+        sys.path.append(str(ROOT / code_uri))
     spec = importlib.util.spec_from_file_location(name, ROOT / code_uri / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

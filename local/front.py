@@ -112,9 +112,7 @@ def dispatch(stack: Stack, method: str, path: str, query: str, headers: dict[str
         with stack.functions.locks[found[0].function]:
             result = invoke(method, path, query, headers, body, claims, json_by_default=False)
     extra = {k: v for k, v in result.headers.items() if k != "content-type"}
-    return Reply(
-        result.status, result.body.encode(), result.headers.get("content-type", JSON_TYPE), extra, result.function
-    )
+    return Reply(result.status, result.content, result.headers.get("content-type", JSON_TYPE), extra, result.function)
 
 
 def local_operation(stack: Stack, method: str, path: str, body: str | None) -> Reply:

@@ -5,6 +5,7 @@ that function's handler. Used by the integration tests and by the local runner.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -77,10 +78,17 @@ def http_event(
 
 @dataclass
 class HttpResult:
+    """One answer as a client receives it: a base64-encoded function response (``isBase64Encoded``,
+    the invoice PDF) decoded, as API Gateway decodes it. ``content``: the bytes; ``body``: as text."""
+
     status: int
     headers: dict[str, str]
     body: str
     function: str | None
+    content: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.content = self.content or self.body.encode()
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -109,4 +117,9 @@ def invoke(
     module = cfn.load_handler_module(route.code_uri)
     response = module.lambda_handler(event, lambda_context(route.function))
     resp_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-    return HttpResult(int(response["statusCode"]), resp_headers, response.get("body") or "", route.function)
+    body = response.get("body") or ""
+    if response.get("isBase64Encoded"):
+        content = base64.b64decode(body, validate=True)
+        return HttpResult(int(response["statusCode"]), resp_headers, content.decode(errors="replace"), route.function,
+                          content)  # fmt: skip
+    return HttpResult(int(response["statusCode"]), resp_headers, body, route.function)

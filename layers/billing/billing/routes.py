@@ -1,14 +1,16 @@
-"""The HTTP routes of docs/rules.md (HTTP API), in three routers, one per HTTP function.
+"""The HTTP routes of docs/rules.md (HTTP API), in four routers, one per HTTP function.
 
-``progress`` -> functions/create_progress_billing, ``final`` -> functions/finalize,
-``api`` -> functions/api (everything else). A job route is written once and registered for both
-``/orders`` and ``/projects`` (``job_route``); the kind comes from the path. Every route declares its
+``progress`` -> functions/create_progress_billing, ``final`` -> functions/finalize, ``document`` ->
+functions/invoice_pdf (the invoice PDF), ``api`` -> functions/api (everything else). A job route is
+written once and registered for both ``/orders`` and ``/projects`` (``job_route``); the kind comes
+from the path. Every route declares its
 success and error responses, so the OpenAPI document (docs/openapi.json) is a contract a client can
 be generated from.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -22,6 +24,7 @@ from .documents import (
     SEGMENTS,
     ChangeOrderCreated,
     ChangeOrderList,
+    CompanyDoc,
     EntryList,
     ErrorBody,
     FinalCreated,
@@ -45,6 +48,7 @@ from .limits import ID_MAX, ID_PATTERN, NEXT_TOKEN_MAX
 
 progress = Router()
 final = Router()
+document = Router()
 api = Router()
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -349,3 +353,39 @@ def get_settings() -> Response[str]:
 def put_settings(body: SettingsIn) -> Response[str]:
     """Change settings (group billing-admins; a stale version is 409 CONFLICT)"""
     return json_response(service.put_settings(body, actor(api)).to_api())
+
+
+# ---- the invoice document (functions/invoice_pdf) -----------------------------------------------
+
+PDF_TYPE = "application/pdf"
+# Draws the PDF of an invoice and its issuer. fpdf2 is functions/invoice_pdf's own requirement (no
+# other function loads it), so that function passes its drawing function to this route, per request,
+# as Powertools' router context: ``app.append_context(render=...)``.
+Render = Callable[[InvoiceDoc, CompanyDoc], bytes]
+
+
+def _pdf_responses() -> dict[int, OpenAPIResponse]:
+    pdf: OpenAPIResponse = {
+        "description": "The invoice as a PDF document (docs/documents.md)",
+        "headers": {
+            "Content-Disposition": {"description": 'inline; filename="<number>.pdf"', "schema": {"type": "string"}}
+        },
+        "content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return {200: pdf, **{code: _error_response(code) for code in (401, 404, 500)}}
+
+
+@route(document, "GET", "/invoices/<invoice_id>/pdf", _pdf_responses(), "invoices")
+def get_invoice_pdf(invoice_id: PathId) -> Response[str]:
+    """One invoice as a PDF document (R18)"""
+    invoice, company = service.invoice_document(invoice_id)
+    render: Render = document.context["render"]
+    answer = Response(
+        status_code=200,
+        content_type=PDF_TYPE,
+        # base64 text, not bytes: Powertools validates a body against the return type as text
+        body=base64.b64encode(render(invoice, company)).decode(),
+        headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
+    )
+    answer.base64_encoded = True  # API Gateway decodes it for the client (isBase64Encoded)
+    return answer

@@ -24,6 +24,7 @@ from .documents import (
     AUTOMATION_ACTOR,
     AccountBalance,
     Actor,
+    CompanyDoc,
     CurrencyTotal,
     FinalCreated,
     InvoiceDoc,
@@ -335,6 +336,12 @@ def create_final(kind: Kind, job_id: str, body: FinalIn, token: str | None = Non
 
 def get_invoice(invoice_id: str) -> InvoiceDoc:
     return store.get_invoice(invoice_id)
+
+
+def invoice_document(invoice_id: str) -> tuple[InvoiceDoc, CompanyDoc]:
+    """R18: an invoice and its issuer (the settings' ``company``), in one read."""
+    invoice, settings = store.read_invoice_and_settings(invoice_id)
+    return invoice, settings.company
 
 
 def trial_balance() -> TrialBalanceDoc:

@@ -25,7 +25,7 @@ def openapi_document() -> dict[str, Any]:
     """The document for every route of every HTTP function."""
     from .. import routes
 
-    routers = (routes.progress, routes.final, routes.api)
+    routers = (routes.progress, routes.final, routes.document, routes.api)
     # include_router points each router at the new resolver; point them back at the functions' ones.
     saved = [r.api_resolver for r in routers]
     try:

@@ -274,6 +274,22 @@ def get_invoice(invoice_id: str) -> InvoiceDoc:
     return cast(InvoiceDoc, authored(plain(it.data)))
 
 
+def read_invoice_and_settings(invoice_id: str) -> tuple[InvoiceDoc, Settings]:
+    """An invoice (404 if none) and the settings (the issuer on its document, R18), in one strongly
+    consistent BatchGetItem."""
+    bind()
+    invoice: InvoiceDoc | None = None
+    settings = Settings()
+    for it in Item.batch_get([invoice_key(invoice_id), SETTINGS_KEY], consistent_read=True):
+        if isinstance(it, InvoiceItem):
+            invoice = cast(InvoiceDoc, authored(plain(it.data)))
+        elif isinstance(it, SettingsItem):
+            settings = Settings.from_api(plain(it.data))
+    if invoice is None:
+        raise NotFound(f"invoice {invoice_id} not found")
+    return invoice, settings
+
+
 def _encode_token(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
