@@ -8,12 +8,17 @@ each record's invoice is conditioned on the job's version and the record still b
 A run stops well before the Lambda timeout and leaves the rest pending; it then invokes itself
 asynchronously for the same business date (``continuation``), so a large backlog drains in a chain
 of runs, each of which is safe to repeat.
+
+Each run that finishes records itself (R18, ``GET /automation/runs``): its business date, when it
+started and finished, its counts and whether it continued. A run that crashes records nothing (its
+invocation fails, and Lambda retries it, then hands it to the failure queue).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import service, store
 from .dates import is_date
-from .documents import RunOutcome
+from .documents import AutomationRunDoc, RunOutcome, RunTrigger
 from .errors import ValidationFailed
 from .observability import logger, metrics
 
@@ -67,6 +72,7 @@ def run(
     safety_margin_ms: int = SAFETY_MARGIN_MS,
     continue_with: Callable[[Any, dict[str, Any]], None] = _continue,
 ) -> dict[str, Any]:
+    started_at = service.now_iso()
     date = run_date(event)
     continuation = int(event.get("continuation", 0) or 0)
     counts = dict.fromkeys(RunOutcome, 0)
@@ -100,7 +106,33 @@ def run(
         else:
             logger.error("automation backlog not drained; the next scheduled run continues", extra=result)
             result["continued"] = False
+    store.put_run(_run_doc(event, context, started_at, result))
     for outcome, count in counts.items():  # RecordsInvoiced, RecordsFailed (alarmed), RecordsSkipped
         metrics.add_metric(name=f"Records{outcome.value.capitalize()}", unit=MetricUnit.Count, value=count)
     logger.info("auto-generate run", extra=result)
     return result
+
+
+def _run_doc(event: dict[str, Any], context: Any, started_at: str, result: dict[str, Any]) -> AutomationRunDoc:
+    """R18: what ``GET /automation/runs`` shows of a finished run."""
+    if result["continuation"]:
+        trigger = RunTrigger.CONTINUATION
+    elif event.get("detail-type") == "Scheduled Event":
+        trigger = RunTrigger.SCHEDULE
+    else:
+        trigger = RunTrigger.MANUAL
+    when = event.get("time")
+    return {
+        "run_id": str(getattr(context, "aws_request_id", "") or uuid.uuid4()),
+        "business_date": result["business_date"],
+        "started_at": started_at,
+        "finished_at": service.now_iso(),
+        "invoiced": result[RunOutcome.INVOICED.value],
+        "failed": result[RunOutcome.FAILED.value],
+        "skipped": result[RunOutcome.SKIPPED.value],
+        "continued": bool(result.get("continued", False)),
+        "complete": bool(result["complete"]),
+        "continuation": int(result["continuation"]),
+        "trigger": trigger,
+        "time": str(when) if when is not None else None,
+    }

@@ -85,7 +85,9 @@ def _postings(currency: str, lines: Iterable[tuple[Account, Decimal, Decimal]]) 
     return out
 
 
-def entry_doc(n: int, date: str, invoice_id: str, currency: str, postings: list[Posting]) -> JournalEntryDoc:
+def entry_doc(n: int, date: str, invoice: InvoiceDoc, postings: list[Posting]) -> JournalEntryDoc:
+    """The journal entry of ``invoice`` (its job named in it, R18: the journal export lists entries across jobs)."""
+    currency = invoice["currency"]
     lines: list[EntryLine] = [
         {
             "account": p.account,
@@ -98,7 +100,9 @@ def entry_doc(n: int, date: str, invoice_id: str, currency: str, postings: list[
     return {
         "entry_id": entry_number(n),
         "date": date,
-        "invoice_id": invoice_id,
+        "invoice_id": invoice["invoice_id"],
+        "kind": invoice["kind"],
+        "job_id": invoice["job_id"],
         "currency": currency,
         "lines": lines,
         "total_debit": fmt(sum((p.debit for p in postings), ZERO), currency),
@@ -258,7 +262,7 @@ def apply_deposit(
     postings = _postings(
         c, [(settings.account("receivable"), gross, ZERO), (held, ZERO, record.amount), *_credited(tax)]
     )
-    entry = entry_doc(n, record.invoice_date, invoice["invoice_id"], c, postings)
+    entry = entry_doc(n, record.invoice_date, invoice, postings)
     # apply
     job.pending.pop(record.record_id, None)
     job.deposits.append(
@@ -350,7 +354,7 @@ def apply_final(
             *_credited(own),
         ],
     )
-    entry = entry_doc(n, invoice_date, invoice["invoice_id"], c, postings)
+    entry = entry_doc(n, invoice_date, invoice, postings)
     # apply
     job.status = JobStatus.FINALIZED
     job.final_invoice_id = invoice["invoice_id"]
@@ -454,7 +458,7 @@ def apply_shipment_invoice(
         c,
         [(settings.account("receivable"), gross, ZERO), (settings.account("revenue"), ZERO, total), *_credited(tax)],
     )
-    entry = entry_doc(n, ship_date, invoice["invoice_id"], c, postings)
+    entry = entry_doc(n, ship_date, invoice, postings)
     job.shipments_billed += total
     job.shipment_tax = tx.summed([*job.shipment_tax, *tax], per_account=True)
     return Issued(invoice, entry, postings)

@@ -133,7 +133,7 @@ def apply_void(
         if ref in original:
             invoice[ref] = original[ref]  # type: ignore[literal-required]
     postings = swapped(entry)
-    credit_note = Issued(invoice, entry_doc(n, void_date, invoice["invoice_id"], c, postings), postings)
+    credit_note = Issued(invoice, entry_doc(n, void_date, invoice, postings), postings)
     if sum((p.debit for p in postings), ZERO) != sum((p.credit for p in postings), ZERO):
         raise AssertionError(f"unbalanced entry {entry['entry_id']}")  # R9: never written
     voiding = Voiding(

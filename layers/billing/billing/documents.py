@@ -265,6 +265,8 @@ class JournalEntryDoc(TypedDict):
     entry_id: str
     date: str
     invoice_id: str
+    kind: Kind  # R18: the job it belongs to (entries written before R18: filled in when read)
+    job_id: str
     currency: str
     lines: list[EntryLine]
     total_debit: str
@@ -375,6 +377,50 @@ class EntryList(TypedDict):
 
 class ShipmentList(TypedDict):
     items: list[ShipmentDoc]
+
+
+class InvoicePage(TypedDict):
+    """R18: a page of the invoice register."""
+
+    items: list[InvoiceDoc]
+    next_token: str | None
+
+
+class EntryPage(TypedDict):
+    """R18: a page of the journal."""
+
+    items: list[JournalEntryDoc]
+    next_token: str | None
+
+
+class RunTrigger(StrEnum):
+    """What started an automation run (R18)."""
+
+    SCHEDULE = "schedule"  # an EventBridge scheduled event
+    CONTINUATION = "continuation"  # a run continuing where an earlier one stopped
+    MANUAL = "manual"  # any other invocation (a rerun with business_date, say)
+
+
+class AutomationRunDoc(TypedDict):
+    """R18: one finished run of the automation (a continuation is a run of its own)."""
+
+    run_id: str
+    business_date: str
+    started_at: str
+    finished_at: str
+    invoiced: int
+    failed: int
+    skipped: int
+    continued: bool  # it handed the rest to a continuation
+    complete: bool  # it got through every due record (false: stopped before its timeout)
+    continuation: int  # 0 for the first run of a business date, then 1, 2, ...
+    trigger: RunTrigger
+    time: str | None  # the event's time, if it had one
+
+
+class RunPage(TypedDict):
+    items: list[AutomationRunDoc]
+    next_token: str | None
 
 
 class RecordCreated(TypedDict):

@@ -19,17 +19,21 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from . import change_orders, pending, service, voids
+from . import change_orders, pending, registers, service, voids
 from .documents import (
     SEGMENTS,
     ChangeOrderCreated,
     ChangeOrderList,
     CompanyDoc,
     EntryList,
+    EntryPage,
     ErrorBody,
     FinalCreated,
     InvoiceDoc,
     InvoiceList,
+    InvoicePage,
+    InvoiceStatus,
+    InvoiceType,
     JobDoc,
     JobPage,
     JobStatus,
@@ -37,6 +41,7 @@ from .documents import (
     RecordCreated,
     RecordDoc,
     RecordList,
+    RunPage,
     SettingsDoc,
     ShipmentList,
     TrialBalanceDoc,
@@ -389,3 +394,78 @@ def get_invoice_pdf(invoice_id: PathId) -> Response[str]:
     )
     answer.base64_encoded = True  # API Gateway decodes it for the client (isBase64Encoded)
     return answer
+
+
+# ---- registers and exports (R18, functions/api) --------------------------------------------------
+
+# Dates in the query as in bodies: YYYY-MM-DD (a real date, else 422 naming the parameter).
+QueryDate = Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", examples=["2026-12-01"])]
+FromDate = Annotated[str | None, Query(alias="from", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", examples=["2026-12-01"])]
+Token = Annotated[str | None, Query(max_length=NEXT_TOKEN_MAX)]
+
+
+@route(
+    api,
+    "GET",
+    "/invoices",
+    responses(200, InvoicePage, "One page of invoices, by invoice date then number, and the next page's token", 400,
+              422),
+    "invoices",
+)  # fmt: skip
+def list_invoice_register(
+    from_: FromDate = None,
+    to: QueryDate = None,
+    type: Annotated[Literal["deposit", "shipment", "final", "credit_note"] | None, Query()] = None,
+    status: Annotated[Literal["issued", "voided"] | None, Query()] = None,
+    customer_id: Annotated[str | None, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Token = None,
+) -> Response[str]:
+    """The invoice register across jobs: by invoice date (from, to), type, status, customer (R18)"""
+    return json_response(
+        registers.invoice_register(
+            from_, to, InvoiceType(type) if type else None, InvoiceStatus(status) if status else None, customer_id,
+            limit, next_token,
+        )
+    )  # fmt: skip
+
+
+_ENTRIES_200: OpenAPIResponse = {
+    "description": "One page of journal entries, by date then entry id: JSON, or CSV (format=csv or Accept: "
+    "text/csv) with one row per entry line and the next page's token in the Next-Token header",
+    "content": {
+        "application/json": {"model": EntryPage},
+        "text/csv": {"schema": {"type": "string", "example": ",".join(registers.CSV_COLUMNS) + "\r\n"}},
+    },
+    "headers": {
+        "Next-Token": {
+            "description": "CSV only: the next page's token (absent on the last page); send it as next_token",
+            "schema": {"type": "string"},
+        }
+    },
+}
+
+
+@route(api, "GET", "/ledger/entries", {**responses(200, EntryPage, "", 400, 422), 200: _ENTRIES_200}, "ledger")
+def list_ledger_entries(
+    from_: FromDate = None,
+    to: QueryDate = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    next_token: Token = None,
+    format: Annotated[Literal["json", "csv"] | None, Query()] = None,
+) -> Response[str]:
+    """The journal across jobs, by date (from, to), as JSON or CSV (R18)"""
+    page = registers.journal(from_, to, limit, next_token)
+    if not registers.wants_csv(format, api.current_event.headers.get("accept")):
+        return json_response(page)
+    headers = {"Next-Token": page["next_token"]} if page["next_token"] else None
+    return Response(200, "text/csv; charset=utf-8", registers.journal_csv(page["items"]), headers)
+
+
+@route(api, "GET", "/automation/runs", responses(200, RunPage, "One page of runs, newest first", 400), "automation")
+def list_automation_runs(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Token = None,
+) -> Response[str]:
+    """The automation's recent runs, newest first (R18)"""
+    return json_response(registers.automation_runs(limit, next_token))

@@ -24,6 +24,7 @@ from .items import (
     EntryItem,
     InvoiceItem,
     JobItem,
+    MonthItem,
     Owned,
     RecordItem,
     ShipmentItem,
@@ -35,8 +36,11 @@ from .items import (
     invoice_key,
     job_item,
     job_key,
+    month_key,
     record_item,
     record_key,
+    registered_entry,
+    registered_invoice,
     shipment_conflict_key,
     shipment_guard_key,
     stored,
@@ -168,16 +172,28 @@ def _issue(tx: TransactWrite, job: Job, issued: Issued, counter_read: int | None
         actions=[CounterItem.value.set(number), CounterItem.type.set(CounterItem)],
         condition=(CounterItem.pk.does_not_exist() if counter_read is None else CounterItem.value == counter_read),
     )
-    doc = issued.invoice
-    for key in (job_key(job.kind, job.id, Owned.INVOICE, issued.invoice_id), invoice_key(issued.invoice_id)):
-        tx.save(InvoiceItem(*key, data=stored(doc)), condition=InvoiceItem.pk.does_not_exist())
+    doc, entry = issued.invoice, issued.entry
     tx.save(
-        EntryItem(*job_key(job.kind, job.id, Owned.ENTRY, issued.entry["entry_id"]), data=stored(issued.entry)),
-        condition=EntryItem.pk.does_not_exist(),
+        InvoiceItem(*job_key(job.kind, job.id, Owned.INVOICE, issued.invoice_id), data=stored(doc)),
+        condition=InvoiceItem.pk.does_not_exist(),
     )
+    tx.save(registered_invoice(doc), condition=InvoiceItem.pk.does_not_exist())
+    tx.save(registered_entry(job.kind, job.id, entry), condition=EntryItem.pk.does_not_exist())
     for p in issued.postings:
         _post(tx, p)
-    return ["counter", "invoice", "invoice", "entry"] + ["balance"] * len(issued.postings)
+    months = _count_months(tx, doc["invoice_date"][:7], entry["date"][:7])
+    return ["counter", "invoice", "invoice", "entry"] + ["balance"] * len(issued.postings) + ["month"] * months
+
+
+def _count_months(tx: TransactWrite, invoice_month: str, entry_month: str) -> int:
+    """R18: count the invoice and the entry in their months (one item when the same month), so the
+    registers know which months to read; returns how many items it updated."""
+    added: dict[str, list[Any]] = {}
+    added.setdefault(invoice_month, []).append(MonthItem.invoices.add(1))
+    added.setdefault(entry_month, []).append(MonthItem.entries.add(1))
+    for month, actions in added.items():
+        tx.update(MonthItem(*month_key(month)), actions=[*actions, MonthItem.type.set(MonthItem)])
+    return len(added)
 
 
 def _void(tx: TransactWrite, job: Job, void: Void, credit_note_id: str) -> list[str]:

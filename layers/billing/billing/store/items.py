@@ -15,9 +15,14 @@ Keys (``pk`` / ``sk``)::
     COUNTER           INVOICE            the invoice number counter (R13)
     SETTINGS          #SETTINGS          settings
     LEDGER            BAL#<cur>#<acct>   running debit/credit per account and currency
+    MONTHS            <YYYY-MM>          R18: a month with invoices or entries (counts), for the registers
+    RUNS              <started_at>#<id>  R18: a finished automation run
 
 Indexes: ``PendingByDate`` (sparse: only pending scheduled records carry ``gsi1pk``), queried by the
-automation for ``invoice_date <= business date``; ``JobsByKind`` for ``GET /{kind}``.
+automation for ``invoice_date <= business date``; ``JobsByKind`` for ``GET /{kind}``; ``ByDate``
+(R18, overloaded, one partition per month: the ``INVOICE#`` copies as ``INVOICES#<YYYY-MM>`` /
+``<invoice_date>#<invoice_id>``, the ``JE#`` entries as ``ENTRIES#<YYYY-MM>`` / ``<date>#<entry_id>``);
+``ByCustomer`` (R18: the ``INVOICE#`` copies as ``CUSTOMER#<customer_id>`` / ``<invoice_date>#<invoice_id>``).
 """
 
 from __future__ import annotations
@@ -111,6 +116,42 @@ def pending_due_bound(business_date: str) -> str:
     return f"{business_date}#~"
 
 
+MONTHS_PK = "MONTHS"  # R18: one item per month that has invoices or journal entries
+RUNS_PK = "RUNS"  # R18: the automation's finished runs, newest last
+DATE_INDEX_INVOICES, DATE_INDEX_ENTRIES = "INVOICES#", "ENTRIES#"
+CUSTOMER_PREFIX = "CUSTOMER#"
+
+
+def month_key(month: str) -> Key:
+    """R18: the item that says ``month`` (``YYYY-MM``) has invoices or entries."""
+    return MONTHS_PK, month
+
+
+def invoice_date_key(invoice_date: str, invoice_id: str) -> Key:
+    """``ByDate``'s keys of an invoice (its ``INVOICE#`` copy): its month's partition, by date then id."""
+    return f"{DATE_INDEX_INVOICES}{invoice_date[:7]}", f"{invoice_date}#{invoice_id}"
+
+
+def entry_date_key(date: str, entry_id: str) -> Key:
+    """``ByDate``'s keys of a journal entry: its month's partition, by date then id."""
+    return f"{DATE_INDEX_ENTRIES}{date[:7]}", f"{date}#{entry_id}"
+
+
+def customer_invoice_key(customer_id: str, invoice_date: str, invoice_id: str) -> Key:
+    """``ByCustomer``'s keys of an invoice: the customer's partition, by date then id."""
+    return f"{CUSTOMER_PREFIX}{customer_id}", f"{invoice_date}#{invoice_id}"
+
+
+def date_bounds(first: str, last: str) -> tuple[str, str]:
+    """The sort-key range of ``ByDate``/``ByCustomer`` keys dated ``first`` to ``last``, both included."""
+    return first, f"{last}#~"
+
+
+def run_key(started_at: str, run_id: str) -> Key:
+    """An automation run, sorted by when it started."""
+    return RUNS_PK, f"{started_at}#{run_id}"
+
+
 def jobs_key(kind: str, status: str = "", job_id: str = "") -> Key:
     """``JobsByKind``'s keys: one partition per kind, sorted by status then id (a status alone: its prefix)."""
     return f"JOBS#{kind}", f"{status}#{job_id}" if status else ""
@@ -149,6 +190,24 @@ class JobsByKind(GlobalSecondaryIndex["JobItem"]):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class ByDate(GlobalSecondaryIndex[Any]):
+    class Meta:
+        index_name = "ByDate"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class ByCustomer(GlobalSecondaryIndex["InvoiceItem"]):
+    class Meta:
+        index_name = "ByCustomer"
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
 class Item(Model):
     class Meta:
         table_name = "progress-billing"
@@ -181,10 +240,30 @@ class RecordItem(Item, discriminator="record"):
 class InvoiceItem(Item, discriminator="invoice"):
     # R11: the token of the void request that voided it (never in ``data``: not part of the document)
     void_token = UnicodeAttribute(null=True)
+    # R18: the registers' keys, on the ``INVOICE#`` copy only
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    by_date = ByDate()
+    by_customer = ByCustomer()
 
 
 class EntryItem(Item, discriminator="entry"):
-    pass
+    gsi3pk = UnicodeAttribute(null=True)  # R18: the journal's keys
+    gsi3sk = UnicodeAttribute(null=True)
+    by_date = ByDate()
+
+
+class MonthItem(Item, discriminator="month"):
+    """R18: how many invoices and journal entries are dated in the month (``sk``); never decremented."""
+
+    invoices = NumberAttribute(null=True)
+    entries = NumberAttribute(null=True)
+
+
+class RunItem(Item, discriminator="run"):
+    """R18: one finished automation run (``data``: the run document)."""
 
 
 class ShipmentItem(Item, discriminator="shipment"):
@@ -217,7 +296,7 @@ class BalanceItem(Item, discriminator="balance"):
 
 MODELS = (
     Item, JobItem, RecordItem, InvoiceItem, EntryItem, ShipmentItem, ChangeOrderItem, TokenItem, CounterItem,
-    SettingsItem, BalanceItem,
+    SettingsItem, BalanceItem, MonthItem, RunItem,
 )  # fmt: skip
 _bound: tuple[str, str, str | None] | None = None
 
@@ -311,4 +390,32 @@ def record_item(rec: Record) -> RecordItem:
         data=stored(rec.to_api()),
         gsi1pk=PENDING_PARTITION if pending else None,
         gsi1sk=pending_sort_key(rec) if pending else None,
+    )
+
+
+def registered_invoice(doc: Any) -> InvoiceItem:
+    """The stack-wide ``INVOICE#`` copy of an invoice, in the registers' indexes (R18)."""
+    date, invoice_id = str(doc["invoice_date"]), str(doc["invoice_id"])
+    by_date, by_customer = (
+        invoice_date_key(date, invoice_id),
+        customer_invoice_key(str(doc["customer_id"]), date, invoice_id),
+    )
+    return InvoiceItem(
+        *invoice_key(invoice_id),
+        data=stored(doc),
+        gsi3pk=by_date[0],
+        gsi3sk=by_date[1],
+        gsi4pk=by_customer[0],
+        gsi4sk=by_customer[1],
+    )
+
+
+def registered_entry(kind: str, job_id: str, entry: Any) -> EntryItem:
+    """A journal entry in its job's partition, in the journal's index (R18)."""
+    by_date = entry_date_key(str(entry["date"]), str(entry["entry_id"]))
+    return EntryItem(
+        *job_key(kind, job_id, Owned.ENTRY, str(entry["entry_id"])),
+        data=stored(entry),
+        gsi3pk=by_date[0],
+        gsi3sk=by_date[1],
     )

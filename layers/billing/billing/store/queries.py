@@ -11,7 +11,9 @@ from typing import Any, cast
 
 from pynamodb.exceptions import PutError
 
+from ..dates import is_date
 from ..documents import (
+    AutomationRunDoc,
     ChangeOrderDoc,
     InvoiceDoc,
     InvoiceStatus,
@@ -26,7 +28,9 @@ from .items import (
     BALANCE_PREFIX,
     COUNTER_KEY,
     LEDGER_PK,
+    MONTHS_PK,
     PENDING_PARTITION,
+    RUNS_PK,
     SETTINGS_KEY,
     BalanceItem,
     ChangeOrderItem,
@@ -35,13 +39,19 @@ from .items import (
     InvoiceItem,
     Item,
     JobItem,
+    MonthItem,
     Owned,
     RecordItem,
+    RunItem,
     SettingsItem,
     ShipmentItem,
     TokenItem,
     bind,
     change_order_key,
+    customer_invoice_key,
+    date_bounds,
+    entry_date_key,
+    invoice_date_key,
     invoice_key,
     job_from_item,
     job_key,
@@ -50,6 +60,7 @@ from .items import (
     pending_due_bound,
     plain,
     record_key,
+    run_key,
     shipment_guard_key,
     stored,
 )
@@ -145,6 +156,9 @@ def read_job_partition(kind: str, job_id: str) -> JobPartition:
             out[type(it)].append(plain(it.data))
     if job is None:
         raise NotFound(f"{kind} {job_id} not found")
+    for entry in out[EntryItem]:  # entries written before R18 do not name their job
+        entry.setdefault("kind", kind)
+        entry.setdefault("job_id", job_id)
     return JobPartition(job, out[RecordItem], out[InvoiceItem], out[EntryItem], out[ShipmentItem])
 
 
@@ -359,3 +373,278 @@ def trial_balance() -> list[BalanceItem]:
     """The running balances: one Query of a handful of items, never the entries."""
     bind()
     return list(BalanceItem.query(LEDGER_PK, BalanceItem.sk.startswith(BALANCE_PREFIX), consistent_read=True))
+
+
+# ---- registers (R18) ------------------------------------------------------------------------------
+
+READ_CAP = 1000  # items one register request reads at most (filtered out ones included); then a token
+_FILTERED_PAGE = 100  # items one Query reads at least when a filter may drop some
+
+
+@dataclass(frozen=True)
+class Span:
+    """A register's date range as asked (``None``: unbounded on that side), both ends included."""
+
+    first: str | None = None
+    last: str | None = None
+
+    def holds(self, date: str) -> bool:
+        return (self.first is None or date >= self.first) and (self.last is None or date <= self.last)
+
+
+@dataclass
+class _Page:
+    """What one register request collected: the raw items, and where the next page starts."""
+
+    raw: list[dict[str, Any]]
+    token: str | None
+
+
+def _months(span: Span, counted: str) -> list[str]:
+    """The months of ``span`` that have invoices (``counted="invoices"``) or entries, oldest first: one
+    Query of the ``MONTHS`` items (a dozen a year), so empty months are never read. A span within one
+    month needs no read."""
+    if span.first and span.last and span.first[:7] == span.last[:7]:
+        return [span.first[:7]]
+    low, high = (span.first or "0000-00")[:7], (span.last or "9999-99")[:7]
+    return [
+        it.sk
+        for it in MonthItem.query(MONTHS_PK, MonthItem.sk.between(low, high), consistent_read=True)
+        if getattr(it, counted)
+    ]
+
+
+def _wrap(month: str | None, key: dict[str, Any] | None) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"month": month, "key": key}, sort_keys=True).encode()).decode()
+
+
+def _bad_token() -> BadRequest:
+    return BadRequest(
+        "next_token is not a token this query returned", [{"field": "next_token", "message": "invalid token"}]
+    )
+
+
+def _register_start(
+    token: str | None,
+    span: Span | None,
+    names: tuple[str, ...],
+    valid: Callable[[str | None, dict[str, str]], bool],
+) -> tuple[str | None, dict[str, Any] | None]:
+    """Where a register's ``next_token`` resumes: a month of ``span`` (date index; ``span`` None: the
+    customer index, no month) and the index key in it (None: the month's first item), the key checked
+    by ``valid(month, key)`` as ``_page_start`` checks keys. Anything else is 400."""
+    if not token:
+        return None, None
+    try:
+        outer = json.loads(base64.urlsafe_b64decode(token.encode()))
+        ok = isinstance(outer, dict) and set(outer) == {"month", "key"}
+        month, key = outer["month"], outer["key"]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        ok = False
+    if not ok or (month is None) != (span is None) or (span is not None and not _in_span(month, span)):
+        raise _bad_token()
+    if key is None:
+        return month, None
+    inner = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    return month, _page_start(inner, names, lambda values: valid(month, values))
+
+
+def _in_span(month: Any, span: Span) -> bool:
+    """A ``YYYY-MM`` month that ``span`` reaches into."""
+    if not (isinstance(month, str) and len(month) == 7 and is_date(f"{month}-01")):
+        return False
+    return (span.first is None or month >= span.first[:7]) and (span.last is None or month <= span.last[:7])
+
+
+def _collect(
+    query: Callable[[str, dict[str, Any] | None, int], Any],
+    partitions: list[str | None],
+    start: tuple[str | None, dict[str, Any] | None],
+    limit: int,
+    filtered: bool,
+    names: tuple[str, ...],
+) -> _Page:
+    """Read index pages in order, partition after partition (months; ``[None]``: one partition), until
+    ``limit`` items, the end, or ``READ_CAP`` items read; the token says where to resume."""
+    month, key = start
+    todo = partitions
+    if month is not None:  # resume in that month (if it has no items now: in the next that has)
+        todo = [m for m in partitions if m is not None and m >= month]
+        key = key if todo and todo[0] == month else None
+    out: list[dict[str, Any]] = []
+    read = 0
+    for i, part in enumerate(todo):
+        following = todo[i + 1] if i + 1 < len(todo) else ""
+        while True:
+            want = limit - len(out)
+            size = min(READ_CAP - read, max(want, _FILTERED_PAGE) if filtered else want)
+            pages = query(part or "", key, size).page_iter
+            page = next(pages)
+            read += int(page.get("ScannedCount", 0))
+            raw = page.get("Items", [])
+            key = pages.last_evaluated_key
+            if len(raw) >= want:  # enough: resume after the last item returned
+                out += raw[:want]
+                if len(raw) > want or key is not None:
+                    return _Page(out, _wrap(part, {n: raw[want - 1][n] for n in names}))
+                return _Page(out, _wrap(following, None) if following else None)
+            out += raw
+            if key is None:
+                break
+            if read >= READ_CAP:
+                return _Page(out, _wrap(part, key))
+        key = None
+        if following and read >= READ_CAP:
+            return _Page(out, _wrap(following, None))
+    return _Page(out, None)
+
+
+_INVOICE_NAMES = ("pk", "sk", "gsi3pk", "gsi3sk")
+_CUSTOMER_NAMES = ("pk", "sk", "gsi4pk", "gsi4sk")
+_ENTRY_NAMES = ("pk", "sk", "gsi3pk", "gsi3sk")
+
+
+def _dated(sort_key: str, span: Span) -> tuple[str, str] | None:
+    """``<date>#<id>`` split, if the date is in ``span`` and the id is not empty."""
+    date, _, item_id = sort_key.partition("#")
+    return (date, item_id) if item_id and is_date(date) and span.holds(date) else None
+
+
+def list_invoices(
+    span: Span,
+    limit: int,
+    next_token: str | None,
+    *,
+    invoice_type: str | None = None,
+    status: str | None = None,
+    customer_id: str | None = None,
+) -> tuple[list[InvoiceDoc], str | None]:
+    """R18: invoices dated in ``span``, by date then id: ``ByCustomer`` for one customer, else
+    ``ByDate`` month after month (only months that have invoices); ``type`` and ``status`` filter
+    what those read."""
+    bind()
+    condition = None
+    if invoice_type is not None:
+        condition = InvoiceItem.data["type"] == invoice_type
+    if status is not None:
+        status_is = InvoiceItem.data["status"] == status
+        condition = status_is if condition is None else condition & status_is
+    low, high = date_bounds(span.first or "0", span.last or "9")
+    in_range = (
+        InvoiceItem.gsi4sk.between(low, high) if customer_id is not None else InvoiceItem.gsi3sk.between(low, high)
+    )
+
+    def valid_date_key(month: str | None, key: dict[str, str]) -> bool:
+        dated = _dated(key["gsi3sk"], span)
+        return (
+            dated is not None
+            and (key["pk"], key["sk"]) == invoice_key(dated[1])
+            and (key["gsi3pk"], key["gsi3sk"]) == invoice_date_key(*dated)
+            and dated[0][:7] == month
+        )
+
+    def valid_customer_key(month: str | None, key: dict[str, str]) -> bool:
+        dated = _dated(key["gsi4sk"], span)
+        return (
+            dated is not None
+            and customer_id is not None
+            and (key["pk"], key["sk"]) == invoice_key(dated[1])
+            and (key["gsi4pk"], key["gsi4sk"]) == customer_invoice_key(customer_id, *dated)
+        )
+
+    if customer_id is not None:
+        start = _register_start(next_token, None, _CUSTOMER_NAMES, valid_customer_key)
+        partition = customer_invoice_key(customer_id, "", "")[0]
+        page = _collect(
+            lambda _part, key, size: InvoiceItem.by_customer.query(
+                partition, in_range, filter_condition=condition, last_evaluated_key=key, page_size=size
+            ),
+            [None],
+            start,
+            limit,
+            condition is not None,
+            _CUSTOMER_NAMES,
+        )
+    else:
+        start = _register_start(next_token, span, _INVOICE_NAMES, valid_date_key)
+        page = _collect(
+            lambda month, key, size: InvoiceItem.by_date.query(
+                invoice_date_key(f"{month}-01", "")[0],
+                in_range,
+                filter_condition=condition,
+                last_evaluated_key=key,
+                page_size=size,
+            ),
+            list(_months(span, "invoices")),
+            start,
+            limit,
+            condition is not None,
+            _INVOICE_NAMES,
+        )
+    docs = [cast(InvoiceDoc, authored(plain(InvoiceItem.from_raw_data(raw).data))) for raw in page.raw]
+    return docs, page.token
+
+
+def list_entries(span: Span, limit: int, next_token: str | None) -> tuple[list[JournalEntryDoc], str | None]:
+    """R18: the journal entries dated in ``span``, by date then entry id, through ``ByDate``."""
+    bind()
+    low, high = date_bounds(span.first or "0", span.last or "9")
+
+    def valid(month: str | None, key: dict[str, str]) -> bool:
+        dated = _dated(key["gsi3sk"], span)
+        owner = _owner(key["pk"])
+        return (
+            dated is not None
+            and owner is not None
+            and (key["pk"], key["sk"]) == job_key(*owner, Owned.ENTRY, dated[1])
+            and (key["gsi3pk"], key["gsi3sk"]) == entry_date_key(*dated)
+            and dated[0][:7] == month
+        )
+
+    page = _collect(
+        lambda month, key, size: EntryItem.by_date.query(
+            entry_date_key(f"{month}-01", "")[0],
+            EntryItem.gsi3sk.between(low, high),
+            last_evaluated_key=key,
+            page_size=size,
+        ),
+        list(_months(span, "entries")),
+        _register_start(next_token, span, _ENTRY_NAMES, valid),
+        limit,
+        False,
+        _ENTRY_NAMES,
+    )
+    out: list[JournalEntryDoc] = []
+    for raw in page.raw:
+        it = EntryItem.from_raw_data(raw)
+        doc = plain(it.data)
+        owner = _owner(it.pk)
+        if owner is not None:  # entries written before R18 do not name their job: their partition does
+            doc.setdefault("kind", owner[0])
+            doc.setdefault("job_id", owner[1])
+        out.append(cast(JournalEntryDoc, doc))
+    return out, page.token
+
+
+def _owner(pk: str) -> tuple[str, str] | None:
+    """The (kind, job id) of a job partition's key ``JOB#<kind>#<id>``."""
+    prefix, _, rest = pk.partition("#")
+    kind, _, job_id = rest.partition("#")
+    return (kind, job_id) if prefix == "JOB" and kind in ("order", "project") and job_id else None
+
+
+def put_run(run: AutomationRunDoc) -> None:
+    """R18: record a finished automation run (one PutItem)."""
+    bind()
+    RunItem(*run_key(run["started_at"], run["run_id"]), data=stored(run)).save()
+
+
+def list_runs(limit: int, next_token: str | None) -> tuple[list[AutomationRunDoc], str | None]:
+    """R18: the automation's runs, newest first: one Query of exactly the page."""
+    bind()
+    start = _page_start(next_token, ("pk", "sk"), lambda key: key["pk"] == RUNS_PK and "#" in key["sk"])
+    result = RunItem.query(
+        RUNS_PK, limit=limit, last_evaluated_key=start, scan_index_forward=False, consistent_read=True
+    )
+    runs = [cast(AutomationRunDoc, plain(it.data)) for it in result]
+    return runs, _encode_token(result.last_evaluated_key)
