@@ -170,6 +170,7 @@ async function refreshAll() {
     return;
   }
   loadSettings();
+  if (fromHash().page === "settings") return;   // what is typed on the Settings screen stays (Reload reads it)
   await onRoute();
 }
 
