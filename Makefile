@@ -108,6 +108,14 @@ ship: $(STAMP)
 automation: $(STAMP)
 	$(BIN)/python -m local.cli --port $(PORT) automation $(if $(DATE),--date $(DATE))
 
+# docs/portal.png, the picture in docs/portal.md: the portal after a final invoice, taken by the first
+# browser test on a fresh stack. Only this target writes it (the test suite keeps its screenshots in
+# PORTAL_SHOTS_DIR, default <tmp>/portal-shots); without Chromium it fails instead of skipping.
+.PHONY: screenshot
+screenshot: $(STAMP) browser
+	PORTAL_REQUIRE_BROWSER=1 PORTAL_DOC_SCREENSHOT=$(abspath docs/portal.png) \
+		$(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_portal_browser.py -k test_progress_billing_in_the_portal
+
 build: $(STAMP)
 	$(SAM_BUILD_ENV) PATH="$(abspath $(BIN)):$$PATH" sam build
 

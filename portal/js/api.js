@@ -36,33 +36,76 @@ export function forgetKey(formName) {
   formKeys.delete(formName);
 }
 
-export async function api(method, path, body, idempotencyKey) {
-  const headers = { Accept: "application/json" };
+function headersFor(accept, body, idempotencyKey) {
+  const headers = { Accept: accept };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   const token = localStorage.getItem("billing.token");  // deployed stacks: a Cognito ID/access token
   if (token) headers.Authorization = `Bearer ${token}`;
+  return headers;
+}
+
+/** fetch ``path``; an error answer becomes an ApiError (the error shape's code, message and details). */
+async function send(method, path, body, idempotencyKey, accept) {
   let response;
   try {
     response = await fetch(path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers: headersFor(accept, body, idempotencyKey),
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "NETWORK", "Could not reach the billing service. Is the local stack running?", []);
   }
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
   if (!response.ok) {
+    let data = null;
+    try {
+      data = JSON.parse(await response.text());
+    } catch {
+      data = null;
+    }
     const error = (data && data.error) || {};
     throw new ApiError(response.status, error.code || `HTTP_${response.status}`,
       error.message || `The service answered ${response.status} ${response.statusText}.`, error.details);
   }
-  return data;
+  return response;
+}
+
+export async function api(method, path, body, idempotencyKey) {
+  const response = await send(method, path, body, idempotencyKey, "application/json");
+  const text = await response.text();
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A GET whose answer is not JSON (a PDF, a CSV page): the Response, with the bearer token sent. */
+export function fetchRaw(path, accept) {
+  return send("GET", path, undefined, undefined, accept);
+}
+
+/** Save ``blob`` as a file named ``filename`` (a link cannot carry the Authorization header, a blob can). */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
+
+/** "?from=...&limit=50" from the entries of ``params`` that have a value. */
+export function queryString(params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(key, String(value));
+  }
+  const text = query.toString();
+  return text ? `?${text}` : "";
 }
 
 export function jobPath(kind, id) {

@@ -4,8 +4,8 @@
 
 import { jobPath } from "./api.js";
 import { $, clear, h, toast } from "./dom.js";
-import { isZero, lineTax, money } from "./format.js";
-import { clearFormError, clearInvalidOnInput, localError, postForm } from "./forms.js";
+import { amount, amountText, isZero, lineTax, money, price, quantity } from "./format.js";
+import { clearFormError, clearInvalidOnInput, isBusy, localError, postForm } from "./forms.js";
 import { isClerk } from "./identity.js";
 import { refreshTaxSelects, taxSelect } from "./settings.js";
 import { reload, state } from "./state.js";
@@ -37,7 +37,7 @@ function changeOrderRow(co, currency) {
       co.created_at ? h("span", { class: "sub" }, `${co.created_at.replace("T", " ").slice(0, 16)} UTC`) : null),
     h("td", {}, h("span", { class: "cell-title" }, co.reason)),
     h("td", {}, by || "—"),
-    h("td", { class: "num", "data-totals": "" }, `${co.total_before} → `, money(co.total_after, currency)),
+    h("td", { class: "num", "data-totals": "" }, `${amount(co.total_before, currency)} → `, money(co.total_after, currency)),
     h("td", {}, h("ul", { class: "change-list" }, lineChanges(co, currency))));
 }
 
@@ -49,19 +49,19 @@ function lineChanges(co, currency) {
     const name = h("strong", {}, `Line ${after.line_id} ${after.item_code}`);
     if (!was) {
       return h("li", { "data-line": after.line_id }, name,
-        ` added${after.description ? ` (${after.description})` : ""}: ${after.quantity} × ${after.unit_price} = ` +
-        `${after.amount} ${currency}` + (after.tax_code ? `, tax ${after.tax_code} ${after.tax_rate}%` : ""));
+        ` added${after.description ? ` (${after.description})` : ""}: ${quantity(after.quantity)} × ` +
+        `${price(after.unit_price, currency)} = ${amountText(after.amount, currency)}` + (after.tax_code ? `, tax ${after.tax_code} ${after.tax_rate}%` : ""));
     }
     const parts = [];
     if (was.quantity !== after.quantity) {
-      parts.push(isZero(after.quantity) ? `scope removed (quantity ${was.quantity} → 0)`
-        : `quantity ${was.quantity} → ${after.quantity}`);
+      parts.push(isZero(after.quantity) ? `scope removed (quantity ${quantity(was.quantity)} → 0)`
+        : `quantity ${quantity(was.quantity)} → ${quantity(after.quantity)}`);
     }
-    if (was.unit_price !== after.unit_price) parts.push(`unit price ${was.unit_price} → ${after.unit_price}`);
+    if (was.unit_price !== after.unit_price) parts.push(`unit price ${price(was.unit_price, currency)} → ${price(after.unit_price, currency)}`);
     if (was.description !== after.description) {
       parts.push(`description “${was.description}” → “${after.description}”`);
     }
-    if (was.amount !== after.amount) parts.push(`amount ${was.amount} → ${after.amount} ${currency}`);
+    if (was.amount !== after.amount) parts.push(`amount ${amount(was.amount, currency)} → ${amountText(after.amount, currency)}`);
     return h("li", { "data-line": after.line_id }, name, `: ${parts.join(", ")}`);
   });
 }
@@ -146,8 +146,9 @@ function openChangeDialog() {
   clearFormError($("#change-error"), form);
   $("#change-heading").textContent = `Change order for ${job.kind} ${job.id}`;
   $("#change-explain").textContent =
-    `CO-${(job.change_order_count || 0) + 1}: the ${job.kind} total is now ${job.total} ${job.currency}, of which ` +
-    `${job.billing.billed_to_date} billed and ${job.billing.pending_scheduled} scheduled. The new total cannot be ` +
+    `CO-${(job.change_order_count || 0) + 1}: the ${job.kind} total is now ${amountText(job.total, job.currency)}, ` +
+    `of which ${amount(job.billing.billed_to_date, job.currency)} billed and ` +
+    `${amount(job.billing.pending_scheduled, job.currency)} scheduled. The new total cannot be ` +
     "below what is billed or scheduled.";
   const body = clear($("#change-lines tbody"));
   for (const line of job.lines) body.append(existingRow(line, job.currency));
@@ -196,6 +197,7 @@ function changeBody(form) {
 async function submitChange(event) {
   event.preventDefault();
   const form = event.currentTarget;
+  if (isBusy(form)) return;   // still sending the last submit
   const box = $("#change-error");
   if (form.elements.reason.value.trim() === "") {
     localError(box, form, "Enter a reason: the change order keeps it.", "reason");
@@ -211,11 +213,12 @@ async function submitChange(event) {
   const { kind, id } = state.current;
   await postForm({
     form, box, name: `change:${kind}/${id}`, path: `${jobPath(kind, id)}/change-orders`,
-    body, noun: job.kind, currency: job.currency, action: "change",
+    body, noun: job.kind, currency: job.currency, action: "change", event,
   }, async (result) => {
     $("#change-dialog").close();
     const co = result.change_order;
-    toast(`${co.change_order_id} saved: ${job.kind} total ${co.total_before} → ${co.total_after} ${job.currency}.`);
+    toast(`${co.change_order_id} saved: ${job.kind} total ${amount(co.total_before, job.currency)} → ` +
+      `${amountText(co.total_after, job.currency)}.`);
     await reload();
   });
 }

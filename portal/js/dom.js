@@ -41,3 +41,30 @@ export function showBanner(text) {
   el.textContent = text || "";
   el.hidden = !text;
 }
+
+// The loading line above the page: shown while any read is under way for more than a moment.
+let loadingCount = 0;
+let loadingTimer = null;
+
+/** Await ``promise`` with "Loading…" shown (after 120 ms, so that a fast read does not flash it). */
+export async function withLoading(promise, text = "Loading…") {
+  loadingCount++;
+  $("#loading-text").textContent = text;
+  if (loadingCount === 1) {
+    clearTimeout(loadingTimer);
+    loadingTimer = setTimeout(() => {
+      $("#loading").hidden = loadingCount === 0;
+      document.querySelector("main").setAttribute("aria-busy", loadingCount ? "true" : "false");
+    }, 120);
+  }
+  try {
+    return await promise;
+  } finally {
+    loadingCount--;
+    if (loadingCount === 0) {
+      clearTimeout(loadingTimer);
+      $("#loading").hidden = true;
+      document.querySelector("main").setAttribute("aria-busy", "false");
+    }
+  }
+}

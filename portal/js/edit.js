@@ -2,7 +2,8 @@
 
 import { jobPath } from "./api.js";
 import { $, toast } from "./dom.js";
-import { clearFormError, clearInvalidOnInput, localError, patchForm } from "./forms.js";
+import { amount, amountText } from "./format.js";
+import { clearFormError, clearInvalidOnInput, isBusy, localError, patchForm } from "./forms.js";
 import { reload, state } from "./state.js";
 
 const TEXT_FIELDS = ["invoice_date", "title", "description", "item_description"];
@@ -28,13 +29,13 @@ function renderBasis() {
     input.setAttribute("aria-label", "Percent of the job total");
     input.placeholder = "25";
     $("#ef-suffix").textContent = "%";
-    $("#ef-value-hint").textContent = `Percent of the job total, ${job.total} ${c}`;
+    $("#ef-value-hint").textContent = `Percent of the job total, ${amountText(job.total, c)}`;
   } else {
     input.setAttribute("aria-label", `Amount in ${c}`);
     input.placeholder = editing ? editing.amount : "";
     $("#ef-suffix").textContent = c;
-    $("#ef-value-hint").textContent = `Remaining ${job.billing.remaining} ${c}, of which ` +
-      `${job.billing.pending_scheduled} scheduled (this record's ${editing.amount} included)`;
+    $("#ef-value-hint").textContent = `Remaining ${amountText(job.billing.remaining, c)}, of which ` +
+      `${amount(job.billing.pending_scheduled, c)} scheduled (this record's ${amount(editing.amount, c)} included)`;
   }
 }
 
@@ -48,7 +49,7 @@ export function openEditDialog(record) {
   form.querySelector(`input[name="basis"][value="${original.basis}"]`).checked = true;
   form.elements.amtpct.value = original.value;
   $("#edit-explain").textContent =
-    `“${record.title || record.record_id}”, ${record.amount} ${record.currency}, is pending: the automation ` +
+    `“${record.title || record.record_id}”, ${amountText(record.amount, record.currency)}, is pending: the automation ` +
     "invoices it on its date. Only the fields you change are sent.";
   renderBasis();
   $("#edit-dialog").showModal();
@@ -71,6 +72,7 @@ function editBody(form, record) {
 async function submitEdit(event) {
   event.preventDefault();
   const form = event.currentTarget;
+  if (isBusy(form)) return;   // still sending the last submit
   const box = $("#edit-error");
   const record = editing;
   if (!record) return;
@@ -92,11 +94,11 @@ async function submitEdit(event) {
   const { kind, id } = state.current;
   await patchForm({
     form, box, path: `${jobPath(kind, id)}/progress-billings/${encodeURIComponent(record.record_id)}`,
-    body, noun: state.job.kind, currency: state.job.currency,
+    body, noun: state.job.kind, currency: state.job.currency, event,
   }, async (saved) => {
     $("#edit-dialog").close();
     editing = null;
-    toast(`Record “${saved.title || saved.record_id}” saved: ${saved.amount} ${saved.currency} on ${saved.invoice_date}.`);
+    toast(`Record “${saved.title || saved.record_id}” saved: ${amountText(saved.amount, saved.currency)} on ${saved.invoice_date}.`);
     await reload();
   });
 }

@@ -2,7 +2,8 @@
 
 import { jobPath } from "./api.js";
 import { $, clear, h, toast } from "./dom.js";
-import { clearFormError, postForm } from "./forms.js";
+import { amountText } from "./format.js";
+import { clearFormError, isBusy, postForm } from "./forms.js";
 import { countRecords, reload, state } from "./state.js";
 
 function openFinalDialog() {
@@ -19,7 +20,7 @@ function openFinalDialog() {
     ["Job total", job.total], ["Billed by shipment invoices", b.shipments_billed],
     ["Deposits to reverse", b.deposits_billed], ["Balance due on the final invoice", b.remaining],
   ];
-  for (const [label, value] of rows) facts.append(h("li", {}, h("span", {}, label), h("span", {}, `${value} ${c}`)));
+  for (const [label, value] of rows) facts.append(h("li", {}, h("span", {}, label), h("span", {}, amountText(value, c))));
   const form = $("#final-form");
   form.reset();
   clearFormError($("#final-error"), form);
@@ -29,17 +30,18 @@ function openFinalDialog() {
 async function submitFinal(event) {
   event.preventDefault();
   const form = event.currentTarget;
+  if (isBusy(form)) return;   // still sending the last submit
   const body = {};
   if (form.elements.invoice_date.value) body.invoice_date = form.elements.invoice_date.value;
   if (form.elements.title.value.trim()) body.title = form.elements.title.value;
   const { kind, id } = state.current;
   await postForm({
     form, box: $("#final-error"), name: `final:${kind}/${id}`, path: `${jobPath(kind, id)}/final-invoice`,
-    body, noun: state.job.kind, currency: state.job.currency,
+    body, noun: state.job.kind, currency: state.job.currency, event, busyLabel: "Creating…",
   }, async (result) => {
     $("#final-dialog").close();
     state.invoiceId = result.invoice.invoice_id;
-    toast(`Final invoice ${result.invoice.number} created: balance due ${result.invoice.total} ${result.invoice.currency}.`);
+    toast(`Final invoice ${result.invoice.number} created: balance due ${amountText(result.invoice.total, result.invoice.currency)}.`);
     await reload();
   });
 }

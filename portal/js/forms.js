@@ -3,10 +3,12 @@
 
 import { api, forgetKey, keyFor } from "./api.js";
 import { $, capitalize, h } from "./dom.js";
+import { CODE_MESSAGES, plainDetail } from "./errors.js";
+import { amountText } from "./format.js";
 
 const FIELD_LABELS = {
   invoice_date: "Invoice date", title: "Title", description: "Description",
-  item_description: "Item description", amount: "Amt/Pct (amount)", percent: "Amt/Pct (percent)",
+  item_description: "Item description", amount: "Amount", percent: "Percent",
   schedule: "Schedule", body: "Request", id: "Job ID", customer_id: "Customer ID",
   customer_name: "Customer name", currency: "Currency", lines: "Lines", reason: "Reason",
   void_date: "Void date", date: "Date", "Idempotency-Key": "Idempotency key", tax_code: "Tax code",
@@ -38,6 +40,7 @@ const FORBIDDEN = {
   void: "Only a billing administrator (group billing-admins) can void an invoice.",
   change: "Only billing clerks and administrators can issue a change order.",
   settings: "Only a billing administrator (group billing-admins) can change the settings.",
+  automation: "Only a billing administrator (group billing-admins) can run the automation.",
 };
 
 function plainMessage(err, noun, currency, action) {
@@ -45,8 +48,9 @@ function plainMessage(err, noun, currency, action) {
   switch (err.code) {
     case "OVERBILLING":
       if (detail.available !== undefined) {
-        return `This would bill more than the ${noun} total. At most ${detail.available} ${currency} can ` +
-          `still be billed (total ${detail.job_total}, already billed or scheduled ${detail.committed}).`;
+        return `This would bill more than the ${noun} total. At most ${amountText(detail.available, currency)} can ` +
+          `still be billed (total ${amountText(detail.job_total, currency)}, already billed or scheduled ` +
+          `${amountText(detail.committed, currency)}).`;
       }
       return capitalize(err.message);
     case "JOB_FINALIZED":
@@ -67,7 +71,13 @@ function plainMessage(err, noun, currency, action) {
       return "You are not signed in (the service needs a valid token).";
     case "FORBIDDEN":
       return FORBIDDEN[action] || "You are not allowed to do this.";
+    case "NETWORK":
+    case "UNSUPPORTED_MEDIA_TYPE":
+      return CODE_MESSAGES[err.code];
+    case "NOT_FOUND":
+      return `${capitalize(err.message)}: it may have been removed meanwhile. Refresh the page.`;
     default:
+      if (err.status >= 500) return `The billing service failed (${err.status}): nothing may have been saved. Try again.`;
       return capitalize(err.message);
   }
 }
@@ -80,7 +90,8 @@ export function showFormError(box, form, err, noun, currency, action = "cancel")
   clearFormError(box, form);
   const children = [h("strong", {}, plainMessage(err, noun, currency, action))];
   if (err.code === "VALIDATION_ERROR" && err.details.length) {
-    children.push(h("ul", {}, err.details.map((d) => h("li", {}, `${fieldLabel(d.field, form)}: ${d.message}`))));
+    children.push(h("ul", {}, err.details.map((d) =>
+      h("li", { "data-error-field": d.field || "" }, plainDetail(d.field, d.message, fieldLabel(d.field, form), currency)))));
   }
   box.replaceChildren(...children);
   box.hidden = false;
@@ -112,31 +123,72 @@ export function clearInvalidOnInput(form) {
   form.addEventListener("input", (event) => event.target.removeAttribute("aria-invalid"));
 }
 
-function setBusy(form, busy) {
-  form.querySelectorAll("button").forEach((b) => { b.disabled = busy || b.dataset.locked === "true"; });
-  form.setAttribute("aria-busy", busy ? "true" : "false");
+/**
+ * A button's "Saving…" state: disabled, a spinner and ``label`` in place of its text (restored after).
+ * Returns the function that restores it.
+ */
+export function busyButton(button, label = "Saving…") {
+  if (!button) return () => {};
+  const children = Array.from(button.childNodes);
+  const width = button.getBoundingClientRect().width;
+  button.disabled = true;
+  button.dataset.busy = "true";
+  button.setAttribute("aria-busy", "true");
+  if (width) button.style.minWidth = `${Math.ceil(width)}px`;   // the button keeps its size
+  button.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), label);
+  return () => {
+    button.replaceChildren(...children);
+    delete button.dataset.busy;
+    button.removeAttribute("aria-busy");
+    button.style.minWidth = "";
+    button.disabled = button.dataset.locked === "true";
+  };
+}
+
+/** A form's buttons disabled while it sends (``submitter`` shows "Saving…"); returns the restore. */
+export function setBusy(form, submitter, label) {
+  form.setAttribute("aria-busy", "true");
+  const buttons = Array.from(form.querySelectorAll("button")).filter((b) => b !== submitter);
+  buttons.forEach((b) => { b.disabled = true; });
+  const restore = busyButton(submitter, label);
+  return () => {
+    restore();
+    buttons.forEach((b) => { b.disabled = b.dataset.locked === "true"; });
+    form.setAttribute("aria-busy", "false");
+  };
+}
+
+/** Whether ``form`` is sending already (Enter pressed again, a second click that beat the disabling). */
+export function isBusy(form) {
+  return form.getAttribute("aria-busy") === "true";
+}
+
+/** The button that submits ``event``'s form: the one clicked, else the form's first submit button. */
+function submitterOf(form, event) {
+  return (event && event.submitter) || form.querySelector('button[type="submit"]');
 }
 
 /**
  * POST a form's body with the form's Idempotency-Key, its buttons disabled meanwhile. On success the
  * key is forgotten and ``onSuccess(result)`` is awaited (still busy); an error is shown in ``box``.
  */
-export function postForm({ form, box, name, path, body, noun, currency, action }, onSuccess) {
-  return sendForm({ form, box, method: "POST", name, path, body, noun, currency, action }, onSuccess);
+export function postForm({ form, box, name, path, body, noun, currency, action, event, busyLabel }, onSuccess) {
+  return sendForm({ form, box, method: "POST", name, path, body, noun, currency, action, event, busyLabel }, onSuccess);
 }
 
 /**
  * PATCH a form's body, the same way but with no Idempotency-Key (an edit sent twice is the same
  * change): the Edit dialog of a pending record.
  */
-export function patchForm({ form, box, path, body, noun, currency }, onSuccess) {
-  return sendForm({ form, box, method: "PATCH", path, body, noun, currency, action: "edit" }, onSuccess);
+export function patchForm({ form, box, path, body, noun, currency, event }, onSuccess) {
+  return sendForm({ form, box, method: "PATCH", path, body, noun, currency, action: "edit", event }, onSuccess);
 }
 
-async function sendForm({ form, box, method, name, path, body, noun, currency, action }, onSuccess) {
+async function sendForm({ form, box, method, name, path, body, noun, currency, action, event, busyLabel }, onSuccess) {
+  if (isBusy(form)) return;   // one request per form at a time: a double click cannot send twice
   const key = name ? keyFor(name, body) : undefined;
   clearFormError(box, form);
-  setBusy(form, true);
+  const restore = setBusy(form, submitterOf(form, event), busyLabel);
   try {
     const result = await api(method, path, body, key);
     if (name) forgetKey(name);
@@ -145,7 +197,7 @@ async function sendForm({ form, box, method, name, path, body, noun, currency, a
     if (name && err.code === "IDEMPOTENCY_CONFLICT") forgetKey(name);
     showFormError(box, form, err, noun, currency, action);
   } finally {
-    setBusy(form, false);
+    restore();
   }
 }
 

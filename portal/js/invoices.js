@@ -2,9 +2,11 @@
  * row per code and its total, R16), with Void on an issued invoice (admins, R14) and the links between
  * a voided invoice and its credit note. */
 
-import { api } from "./api.js";
-import { $, capitalize, clear, h } from "./dom.js";
-import { badge, money } from "./format.js";
+import { api, fetchRaw, saveBlob } from "./api.js";
+import { $, clear, h, toast } from "./dom.js";
+import { plainError } from "./errors.js";
+import { busyButton } from "./forms.js";
+import { badge, money, price, quantity } from "./format.js";
 import { state } from "./state.js";
 import { canVoid, openVoidDialog } from "./voids.js";
 
@@ -12,13 +14,20 @@ const INVOICE_TYPES = {
   deposit: "Deposit invoice", shipment: "Shipment invoice", final: "Final invoice", credit_note: "Credit note",
 };
 
+// What an invoice link opens: the job's invoice view, or (on the register page) the register's viewer.
+let opener = (invoiceId) => openInvoice(invoiceId, true);
+
+export function setInvoiceOpener(fn) {
+  opener = fn || ((invoiceId) => openInvoice(invoiceId, true));
+}
+
 /** A button that opens an invoice (and scrolls to it), or "—" without one. */
 export function invoiceLink(invoiceId) {
   if (!invoiceId) return "—";
   return h("button", {
     type: "button", class: "link-button mono", "data-invoice": invoiceId,
     "aria-label": `Open invoice ${invoiceId}`,
-    onclick: (event) => { event.stopPropagation(); openInvoice(invoiceId, true); },
+    onclick: (event) => { event.stopPropagation(); opener(invoiceId); },
   }, invoiceId);
 }
 
@@ -61,29 +70,37 @@ function markSelectedInvoice() {
   }
 }
 
-function renderInvoicePlaceholder() {
-  clear($("#invoice-view")).append(h("p", { class: "muted invoice-placeholder" }, "Select an invoice to read it."));
+/** The viewer's placeholder (no invoice: nothing to print). */
+export function renderInvoicePlaceholder(view = $("#invoice-view"), text = "Select an invoice to read it.") {
+  clear(view).append(h("p", { class: "muted invoice-placeholder" }, text));
+  delete view.dataset.doc;
+  view.classList.remove("is-voided", "is-credit");
 }
 
 async function openInvoice(invoiceId, scroll) {
   state.invoiceId = invoiceId;
+  const seq = state.loadSeq;   // a later navigation discards this answer
   markSelectedInvoice();
   let invoice = state.invoices.find((inv) => inv.invoice_id === invoiceId);
   try {
     invoice = await api("GET", `/invoices/${encodeURIComponent(invoiceId)}`);
   } catch (err) {
     if (!invoice) {
-      clear($("#invoice-view")).append(h("p", { class: "form-error" }, capitalize(err.message)));
+      if (seq !== state.loadSeq || state.invoiceId !== invoiceId) return;
+      renderInvoicePlaceholder();
+      $("#invoice-view").replaceChildren(h("p", { class: "form-error" }, plainError(err)));
       return;
     }
   }
-  if (state.invoiceId !== invoiceId) return;
+  if (state.invoiceId !== invoiceId || seq !== state.loadSeq) return;
   renderInvoice(invoice);
   if (scroll) $("#invoices-section").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
-function renderInvoice(inv) {
-  const view = clear($("#invoice-view"));
+/** ``inv`` as a document in ``view`` (the job's invoice view by default); ``voidable`` offers Void. */
+export function renderInvoice(inv, view = $("#invoice-view"), { voidable = true } = {}) {
+  clear(view);
+  view.dataset.doc = inv.invoice_id;   // printable (portal.css @media print)
   view.setAttribute("aria-label", `Invoice ${inv.number}`);
   view.classList.toggle("is-voided", inv.status === "voided");
   view.classList.toggle("is-credit", inv.type === "credit_note");
@@ -91,7 +108,7 @@ function renderInvoice(inv) {
   const description = inv.type === "credit_note" && inv.description === inv.reason ? "" : inv.description;
   const parts = [
     invoiceStamp(inv),
-    invoiceHead(inv),
+    invoiceHead(inv, voidable),
     inv.title ? h("p", { class: "invoice-title" }, inv.title) : null,
     description ? h("p", { class: "invoice-desc" }, description) : null,
     invoiceLines(inv),
@@ -120,7 +137,7 @@ function invoiceStamp(inv) {
   return null;
 }
 
-function invoiceHead(inv) {
+function invoiceHead(inv, voidable) {
   const kindNoun = inv.kind === "order" ? "Order" : "Project";
   return h("header", { class: "invoice-head" },
     h("div", {},
@@ -135,15 +152,37 @@ function invoiceHead(inv) {
         h("dt", {}, "Type"), h("dd", {}, badge(inv.type)),
         h("dt", {}, "Status"), h("dd", {}, badge(inv.status || "issued")),
         h("dt", {}, "Currency"), h("dd", {}, inv.currency)),
-      canVoid(inv) ? h("button", {
-        type: "button", class: "btn btn-danger-outline btn-sm", "data-action": "void",
-        "aria-label": `Void invoice ${inv.number}`, onclick: () => openVoidDialog(inv),
-      }, "Void") : null));
+      h("div", { class: "invoice-actions" },
+        h("button", {
+          type: "button", class: "btn btn-secondary btn-sm", "data-action": "pdf",
+          "aria-label": `Download PDF of invoice ${inv.number}`, onclick: (event) => downloadPdf(inv, event.currentTarget),
+        }, "Download PDF"),
+        h("button", {
+          type: "button", class: "btn btn-ghost btn-sm", "data-action": "print",
+          "aria-label": `Print invoice ${inv.number}`, onclick: () => window.print(),
+        }, "Print"),
+        voidable && canVoid(inv) ? h("button", {
+          type: "button", class: "btn btn-danger-outline btn-sm", "data-action": "void",
+          "aria-label": `Void invoice ${inv.number}`, onclick: () => openVoidDialog(inv),
+        }, "Void") : null)));
+}
+
+/** R18: GET /invoices/{id}/pdf with the bearer token, saved as INV-000123.pdf. */
+export async function downloadPdf(inv, button) {
+  const restore = busyButton(button, "Preparing…");
+  try {
+    const response = await fetchRaw(`/invoices/${encodeURIComponent(inv.invoice_id)}/pdf`, "application/pdf");
+    saveBlob(await response.blob(), `${inv.number || inv.invoice_id}.pdf`);
+  } catch (err) {
+    toast(`The PDF of ${inv.number} could not be downloaded: ${plainError(err)}`);
+  } finally {
+    restore();
+  }
 }
 
 function invoiceLines(inv) {
   const rows = inv.lines.map((line) => invoiceLine(line, inv));
-  return h("table", { class: "table invoice-lines" },
+  return h("div", { class: "table-wrap" }, h("table", { class: "table invoice-lines" },
     h("caption", { class: "visually-hidden" }, `Lines of invoice ${inv.number}`),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col" }, "Code"), h("th", { scope: "col" }, "Description"),
@@ -152,7 +191,7 @@ function invoiceLines(inv) {
     h("tbody", {}, rows),
     h("tfoot", {}, taxRows(inv), h("tr", { class: "total-row" },
       h("td", { colspan: "4" }, { final: "Balance due", credit_note: "Total credited" }[inv.type] || "Total"),
-      h("td", { class: "num", "data-total": "" }, money(inv.total, inv.currency)))));
+      h("td", { class: "num", "data-total": "" }, money(inv.total, inv.currency))))));
 }
 
 /** R16: the subtotal (net) and one row per tax code, "VAT 20% (20%) on 2500.00 USD"; none without tax. */
@@ -190,8 +229,8 @@ function invoiceLine(line, inv) {
   return h("tr", { class: line.reverses_invoice_id ? "reversal" : null },
     h("td", { class: "code" }, line.code),
     h("td", {}, line.description, notes),
-    h("td", { class: "num" }, line.quantity),
-    h("td", { class: "num" }, line.unit_price),
+    h("td", { class: "num" }, quantity(line.quantity)),
+    h("td", { class: "num" }, price(line.unit_price, currency)),
     h("td", { class: "num" }, money(line.amount, currency)));
 }
 

@@ -2,7 +2,7 @@
 
 import { listAll } from "./api.js";
 import { $, clear, h } from "./dom.js";
-import { badge, isReopened, share } from "./format.js";
+import { amountText, badge, isReopened, share } from "./format.js";
 import { KIND_PATH, reload, state } from "./state.js";
 
 export async function loadJobs() {
@@ -43,7 +43,7 @@ function jobItem(job) {
     isReopened(job) ? badge("reopened") : badge(job.status)),  // reopened (R14): open again
   h("span", { class: "job-item-meta" },
     h("span", {}, job.customer_name),
-    h("span", {}, `${job.total} ${job.currency}`)),
+    h("span", {}, amountText(job.total, job.currency))),
   h("span", { class: "mini-bar", "aria-hidden": "true" },
     h("span", { style: `width:${share(job.billing.billed_to_date, job.total)}%` })),
   h("span", { class: "visually-hidden" }, `${job.billing.percent_billed}% billed`));
@@ -52,6 +52,7 @@ function jobItem(job) {
 /** Open a job: its address is the hash (#/orders/SO-1001); the same address loads it again. */
 export function selectJob(kind, id) {
   const hash = `#/${kind}/${encodeURIComponent(id)}`;
+  closeSidebar();
   if (location.hash === hash) reload();
   else location.hash = hash;
 }
@@ -63,7 +64,23 @@ export function replaceListedJob(job) {
   renderJobList();
 }
 
+/** Narrow screens (portal.css): the job list is a panel that the top bar's Jobs button opens. */
+export function closeSidebar() {
+  document.body.classList.remove("sidebar-open");
+  $("#sidebar-toggle").setAttribute("aria-expanded", "false");
+}
+
+function toggleSidebar() {
+  const open = document.body.classList.toggle("sidebar-open");
+  $("#sidebar-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+  if (open) $("#job-search").focus();
+}
+
 export function bindJobList() {
+  $("#sidebar-toggle").addEventListener("click", toggleSidebar);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.classList.contains("sidebar-open")) closeSidebar();
+  });
   document.querySelectorAll('input[name="kind-filter"]').forEach((radio) =>
     radio.addEventListener("change", () => { state.filter = radio.value; renderJobList(); }));
   $("#job-search").addEventListener("input", (event) => { state.search = event.target.value; renderJobList(); });

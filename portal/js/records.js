@@ -5,8 +5,8 @@
 import { api, forgetKey, jobPath, keyFor } from "./api.js";
 import { $, clear, h, toast } from "./dom.js";
 import { openEditDialog } from "./edit.js";
-import { badge, money, zeroLike } from "./format.js";
-import { clearFormError, clearInvalidOnInput, confirmAction, localError, postForm, showFormError } from "./forms.js";
+import { amount, amountText, badge, money, zeroLike } from "./format.js";
+import { busyButton, clearFormError, clearInvalidOnInput, confirmAction, isBusy, localError, postForm, showFormError } from "./forms.js";
 import { invoiceLink } from "./invoices.js";
 import { KIND_NOUN, reload, state } from "./state.js";
 
@@ -53,46 +53,50 @@ function recordActions(r) {
         "aria-label": `Edit scheduled record ${name}`,
       }, "Edit"),
       h("button", {
-        type: "button", class: "link-button link-danger", onclick: () => cancelRecord(r),
+        type: "button", class: "link-button link-danger", onclick: (event) => cancelRecord(r, event.currentTarget),
         "aria-label": `Cancel scheduled record ${name}`,
       }, "Cancel"));
   }
   if (r.status === "failed") {
     return h("span", { class: "row-actions" }, h("button", {
-      type: "button", class: "link-button", onclick: () => retryRecord(r),
+      type: "button", class: "link-button", onclick: (event) => retryRecord(r, event.currentTarget),
       "aria-label": `Retry failed record ${name}`,
     }, "Retry"));
   }
   return null;
 }
 
-async function cancelRecord(record) {
+async function cancelRecord(record, button) {
   const ok = await confirmAction(
     "Cancel this scheduled record?",
-    `“${record.title || record.record_id}” for ${record.amount} ${record.currency}, due ${record.invoice_date}, ` +
-    "will not be invoiced by the automation.",
+    `“${record.title || record.record_id}” for ${amountText(record.amount, record.currency)}, due ` +
+    `${record.invoice_date}, will not be invoiced by the automation.`,
     "Cancel record");
   if (!ok) return;
   const { kind, id } = state.current;
+  const restore = busyButton(button, "Cancelling…");
   try {
     await api("DELETE", `${jobPath(kind, id)}/progress-billings/${encodeURIComponent(record.record_id)}`);
     toast(`Record “${record.title || record.record_id}” cancelled.`);
   } catch (err) {
     showFormError($("#record-error"), $("#record-form"), err, KIND_NOUN[kind], state.job.currency);
+  } finally {
+    restore();
   }
   await reload();
 }
 
-async function retryRecord(record) {
+async function retryRecord(record, button) {
   const ok = await confirmAction(
     "Retry this failed record?",
-    `“${record.title || record.record_id}” for ${record.amount} ${record.currency}, due ${record.invoice_date}, ` +
-    `failed: ${record.failure_reason || "no reason given"}. Retry returns it to pending if it now fits the ` +
+    `“${record.title || record.record_id}” for ${amountText(record.amount, record.currency)}, due ` +
+    `${record.invoice_date}, failed: ${record.failure_reason || "no reason given"}. Retry returns it to pending if it now fits the ` +
     "job total, and the automation invoices it on its next run.",
     "Retry record");
   if (!ok) return;
   const { kind, id } = state.current;
   const name = `retry:${kind}/${id}/${record.record_id}`;
+  const restore = busyButton(button, "Retrying…");
   try {
     await api("POST", `${jobPath(kind, id)}/progress-billings/${encodeURIComponent(record.record_id)}/retry`,
       undefined, keyFor(name, null));
@@ -103,6 +107,8 @@ async function retryRecord(record) {
     if (err.code === "IDEMPOTENCY_CONFLICT") forgetKey(name);
     // shown above the records; the form's own fields are not outlined (the table is the "form" here)
     showFormError($("#record-error"), $("#records-table"), err, KIND_NOUN[kind], state.job.currency, "retry");
+  } finally {
+    restore();
   }
   await reload();
 }
@@ -138,14 +144,14 @@ function renderBasis() {
     input.setAttribute("aria-label", "Percent of the job total");
     input.placeholder = "25";
     $("#rf-suffix").textContent = "%";
-    $("#rf-value-hint").textContent = job ? `Percent of the job total, ${job.total} ${currency}` : "";
+    $("#rf-value-hint").textContent = job ? `Percent of the job total, ${amountText(job.total, currency)}` : "";
   } else {
     input.setAttribute("aria-label", `Amount in ${currency}`);
-    input.placeholder = job ? zeroLike(job.total) : "0.00";
+    input.placeholder = job ? zeroLike(job.total, currency) : "0.00";
     $("#rf-suffix").textContent = currency;
     $("#rf-value-hint").textContent = job
-      ? `${taxed(job) ? "Net of tax. " : ""}Remaining ${job.billing.remaining} ${currency}, of which ` +
-        `${job.billing.pending_scheduled} scheduled` : "";
+      ? `${taxed(job) ? "Net of tax. " : ""}Remaining ${amountText(job.billing.remaining, currency)}, of which ` +
+        `${amount(job.billing.pending_scheduled, currency)} scheduled` : "";
   }
 }
 
@@ -174,6 +180,7 @@ function recordBody(form, schedule) {
 async function submitRecord(event) {
   event.preventDefault();
   const form = event.currentTarget;
+  if (isBusy(form)) return;   // still sending the last submit
   const box = $("#record-error");
   const schedule = event.submitter && event.submitter.value === "schedule";
   const job = state.job;
@@ -185,7 +192,8 @@ async function submitRecord(event) {
   const { kind, id } = state.current;
   await postForm({
     form, box, name: `record:${kind}/${id}`, path: `${jobPath(kind, id)}/progress-billings`,
-    body: recordBody(form, schedule), noun: job.kind, currency: job.currency,
+    body: recordBody(form, schedule), noun: job.kind, currency: job.currency, event,
+    busyLabel: schedule ? "Scheduling…" : "Creating…",
   }, async (result) => {
     for (const name of [...TEXT_FIELDS, "amtpct"]) form.elements[name].value = "";
     announceRecord(result, job.currency);
@@ -197,9 +205,9 @@ async function submitRecord(event) {
 function announceRecord(result, currency) {
   const r = result.record;
   if (result.invoice) {
-    toast(`Deposit invoice ${result.invoice.number} created for ${result.invoice.total} ${currency}.`);
+    toast(`Deposit invoice ${result.invoice.number} created for ${amountText(result.invoice.total, currency)}.`);
   } else {
-    toast(`Scheduled ${r.amount} ${currency} for ${r.invoice_date}.`);
+    toast(`Scheduled ${amountText(r.amount, currency)} for ${r.invoice_date}.`);
   }
 }
 

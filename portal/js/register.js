@@ -2,7 +2,8 @@
  * settings, or none: R16), and its POST. */
 
 import { $, capitalize, clear, h, toast } from "./dom.js";
-import { clearFormError, clearInvalidOnInput, postForm } from "./forms.js";
+import { amountText } from "./format.js";
+import { clearFormError, clearInvalidOnInput, isBusy, postForm } from "./forms.js";
 import { replaceListedJob, selectJob } from "./jobs.js";
 import { refreshTaxSelects, taxSelect } from "./settings.js";
 import { KIND_NOUN } from "./state.js";
@@ -82,14 +83,15 @@ function registerBody(form) {
 async function submitRegister(event) {
   event.preventDefault();
   const form = event.currentTarget;
+  if (isBusy(form)) return;   // still sending the last submit
   const kind = form.elements.kind.value;
   const body = registerBody(form);
   await postForm({
     form, box: $("#register-error"), name: `register:${kind}`, path: `/${kind}`,
-    body, noun: KIND_NOUN[kind], currency: body.currency,
+    body, noun: KIND_NOUN[kind], currency: body.currency, event, busyLabel: "Registering…",
   }, (job) => {
     $("#register-dialog").close();
-    toast(`${capitalize(job.kind)} ${job.id} registered: total ${job.total} ${job.currency}.`);
+    toast(`${capitalize(job.kind)} ${job.id} registered: total ${amountText(job.total, job.currency)}.`);
     replaceListedJob(job);
     selectJob(kind, job.id);
   });

@@ -6,7 +6,7 @@
 
 import { api } from "./api.js";
 import { $, capitalize, clear, h, toast } from "./dom.js";
-import { showFormError } from "./forms.js";
+import { isBusy, setBusy, showFormError } from "./forms.js";
 import { isAdmin } from "./identity.js";
 import { state } from "./state.js";
 
@@ -234,16 +234,11 @@ function settingsBody(form) {
   return { body };
 }
 
-function setBusy(form, busy) {
-  form.querySelectorAll("button").forEach((b) => { b.disabled = busy; });
-  form.setAttribute("aria-busy", busy ? "true" : "false");
-}
-
 async function submitSettings(event) {
   event.preventDefault();
   const form = event.currentTarget;
   const box = $("#settings-error");
-  if (!loaded || !isAdmin()) return;
+  if (!loaded || !isAdmin() || isBusy(form)) return;
   clearErrors(form);
   const { body, problem } = settingsBody(form);
   if (problem) {
@@ -256,7 +251,7 @@ async function submitSettings(event) {
     showMessage(box, "Nothing to save: no setting was changed.");
     return;
   }
-  setBusy(form, true);
+  const restore = setBusy(form, $("#settings-save"));
   try {
     const saved = await api("PUT", "/settings", body);
     useSettings(saved);
@@ -267,7 +262,7 @@ async function submitSettings(event) {
     else if (err.code === "VALIDATION_ERROR") showInvalid(box, form, err);
     else showFormError(box, form, err, "settings", "", "settings");
   } finally {
-    setBusy(form, false);
+    restore();
   }
 }
 

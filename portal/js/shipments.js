@@ -2,7 +2,7 @@
  * that voided it: status invoice_voided, R14). */
 
 import { $, clear, h } from "./dom.js";
-import { badge } from "./format.js";
+import { badge, quantity } from "./format.js";
 import { invoiceLink } from "./invoices.js";
 import { state } from "./state.js";
 
@@ -13,7 +13,7 @@ export function renderShipments() {
   const body = clear($("#shipments-table tbody"));
   $("#shipments-empty").hidden = state.shipments.length > 0;
   for (const s of state.shipments) {
-    const lines = (s.lines || []).map((l) => `line ${l && l.line_id} × ${l && l.quantity}`).join(", ");
+    const lines = (s.lines || []).map((l) => `line ${l && l.line_id} × ${l && quantity(l.quantity)}`).join(", ");
     body.append(h("tr", {},
       h("td", { class: "mono" }, s.shipment_id),
       h("td", { class: "nowrap" }, s.ship_date || "—"),

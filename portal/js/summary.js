@@ -2,7 +2,7 @@
  * job lines (with each line's tax code and rate, R16). */
 
 import { $, clear, h } from "./dom.js";
-import { isReopened, lineTax, money, share } from "./format.js";
+import { amount, amountText, isReopened, lineTax, money, price, quantity, share } from "./format.js";
 import { invoiceLink } from "./invoices.js";
 import { countRecords, state } from "./state.js";
 
@@ -35,13 +35,13 @@ export function renderSummary() {
   const b = job.billing;
   const c = job.currency;
   $("#progress-percent").textContent = `${b.percent_billed}%`;
-  $("#progress-of").textContent = `billed · ${b.billed_to_date} of ${job.total} ${c}`;
+  $("#progress-of").textContent = `billed · ${amount(b.billed_to_date, c)} of ${amountText(job.total, c)}`;
   $("#summary-caption").textContent = job.status === "finalized"
     ? `Finalized ${String(job.finalized_at || "").slice(0, 10)}`
     : isReopened(job) ? `Open for billing · ${reopenedText(job)}` : "Open for billing";
   const bar = $("#progress");
   bar.setAttribute("aria-valuenow", b.percent_billed);
-  bar.setAttribute("aria-valuetext", `${b.percent_billed}% billed: ${b.billed_to_date} of ${job.total} ${c}`);
+  bar.setAttribute("aria-valuetext", `${b.percent_billed}% billed: ${amount(b.billed_to_date, c)} of ${amountText(job.total, c)}`);
   for (const seg of bar.querySelectorAll(".seg")) {
     seg.style.width = `${share(b[seg.dataset.seg], job.total)}%`;
   }
@@ -58,7 +58,7 @@ function renderLegend(b, c) {
   ];
   const legend = clear($(".legend"));
   for (const [cls, label, value] of items) {
-    legend.append(h("li", {}, h("span", { class: `swatch ${cls}` }), `${label} ${value} ${c}`));
+    legend.append(h("li", {}, h("span", { class: `swatch ${cls}` }), `${label} ${amountText(value, c)}`));
   }
 }
 
@@ -89,11 +89,11 @@ export function renderLines() {
       h("td", {}, line.line_id),
       h("td", { class: "mono" }, line.item_code),
       h("td", {}, line.description),
-      h("td", { class: "num" }, line.quantity),
-      h("td", { class: "num" }, line.unit_price),
+      h("td", { class: "num" }, quantity(line.quantity)),
+      h("td", { class: "num" }, price(line.unit_price, job.currency)),
       h("td", { class: "num" }, money(line.amount, job.currency)),
       h("td", { "data-tax": line.tax_code || "" }, lineTax(line)),
-      h("td", { class: "num" }, line.shipped_quantity),
+      h("td", { class: "num" }, quantity(line.shipped_quantity)),
       h("td", { class: "num" }, money(line.billed_amount, job.currency))));
   }
 }

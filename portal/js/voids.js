@@ -2,7 +2,8 @@
  * date, its POST, and the credit note opened afterwards. */
 
 import { $, clear, h, toast } from "./dom.js";
-import { clearFormError, clearInvalidOnInput, localError, postForm } from "./forms.js";
+import { amountText, negated } from "./format.js";
+import { clearFormError, clearInvalidOnInput, isBusy, localError, postForm } from "./forms.js";
 import { isAdmin } from "./identity.js";
 import { reload, state } from "./state.js";
 
@@ -20,7 +21,7 @@ function effect(inv) {
   const noun = inv.kind || "job";
   switch (inv.type) {
     case "deposit":
-      return `Its progress billing record becomes voided and its ${inv.total} ${inv.currency} no longer counts ` +
+      return `Its progress billing record becomes voided and its ${amountText(inv.total, inv.currency)} no longer counts ` +
         `as billed: that room can be billed again, and no final invoice reverses it.`;
     case "shipment":
       return `Shipment ${inv.shipment_id || ""} shows its invoice voided: its quantities are unbilled again, ` +
@@ -43,24 +44,18 @@ export function openVoidDialog(inv) {
     `reverses its journal entry. ${effect(inv)}`;
   const facts = clear($("#void-facts"));
   const rows = [
-    [`${inv.number} of ${inv.invoice_date}`, `${inv.total} ${inv.currency}`],
-    ["Credit note total", `${negated(inv.total)} ${inv.currency}`],
+    [`${inv.number} of ${inv.invoice_date}`, amountText(inv.total, inv.currency)],
+    ["Credit note total", amountText(negated(inv.total), inv.currency)],
   ];
   for (const [label, value] of rows) facts.append(h("li", {}, h("span", {}, label), h("span", {}, value)));
   $("#void-dialog").showModal();
   $("#vf-reason").focus();
 }
 
-/** A decimal string with its sign swapped, as text (no arithmetic: money is shown as the API returns it). */
-function negated(amount) {
-  const text = String(amount);
-  if (/^-?0*(\.0*)?$/.test(text)) return text.replace(/^-/, "");
-  return text.startsWith("-") ? text.slice(1) : `-${text}`;
-}
-
 async function submitVoid(event) {
   event.preventDefault();
   const form = event.currentTarget;
+  if (isBusy(form)) return;   // still sending the last submit
   const box = $("#void-error");
   const inv = voiding;
   if (!inv) return;
@@ -73,13 +68,13 @@ async function submitVoid(event) {
   if (form.elements.void_date.value) body.void_date = form.elements.void_date.value;
   await postForm({
     form, box, name: `void:${inv.invoice_id}`, path: `/invoices/${encodeURIComponent(inv.invoice_id)}/void`,
-    body, noun: inv.kind || "job", currency: inv.currency, action: "void",
+    body, noun: inv.kind || "job", currency: inv.currency, action: "void", event, busyLabel: "Voiding…",
   }, async (result) => {
     $("#void-dialog").close();
     voiding = null;
     const note = result.credit_note;
     state.invoiceId = note.invoice_id;
-    toast(`Credit note ${note.number} voids ${inv.number}: ${note.total} ${note.currency}.` +
+    toast(`Credit note ${note.number} voids ${inv.number}: ${amountText(note.total, note.currency)}.` +
       (inv.type === "final" ? ` ${inv.job_id} is open again.` : ""));
     await reload();
   });
