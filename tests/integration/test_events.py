@@ -295,3 +295,15 @@ def test_a_job_written_by_older_code_without_its_event_count_numbers_after_its_l
     assert [e["detail"]["sequence"] for e in published] == [1, 2, 3, 4]
     assert len({e["detail"]["event_id"] for e in published}) == 4
     assert types(published) == ["JobRegistered", "InvoiceIssued", "InvoiceIssued", "ProgressBillingScheduled"]
+
+
+def test_the_sample_stream_event_is_published_as_it_says(events):
+    """events/publish_events/outbox_insert.json (for ``sam local invoke PublishEventsFunction``)."""
+    from local.fixtures import invoke_function
+
+    sample = json.loads((SCHEMAS.parents[1] / "events" / "publish_events" / "outbox_insert.json").read_text())
+    assert invoke_function("PublishEventsFunction", sample) == {"batchItemFailures": []}
+    (published,) = events.tap.drain()
+    written = json.loads(sample["Records"][0]["dynamodb"]["NewImage"]["events"]["S"])
+    assert (published["detail-type"], published["detail"]) == (written[0]["type"], written[0]["detail"])
+    assert_valid([published])
