@@ -2,13 +2,14 @@
 
 This function's own module: fpdf2 (with Pillow and fontTools) is in this function's requirements
 only, so no other function loads it. Text is set in DejaVu Sans (``fonts/``, its licence beside it),
-embedded and subset, so any Unicode text the API accepts can be drawn; a character the font lacks
-is left out, never an error. Long invoices break pages with the lines' header repeated and
-"Page n of m" in the footer.
+embedded and subset, with Droid Sans Fallback for Chinese and Japanese text, so any Unicode
+text the API accepts can be drawn; a character neither font has (emoji, hangul) is left out, never an
+error. Long invoices break pages with the lines' header repeated and "Page n of m" in the footer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,11 @@ from billing.layout import COLUMNS, TAX_COLUMNS, Sheet, sheet
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
+FALLBACK = "DroidFallback"  # Chinese and Japanese: loaded only for a document that has such text
+# The blocks DejaVu Sans lacks and Droid Sans Fallback has: CJK radicals to CJK ideographs (with kana
+# and bopomofo), compatibility ideographs, CJK compatibility and full-width forms, the supplementary
+# ideographs. (Neither has hangul syllables: Korean text is left out.)
+_CJK = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))
 # fpdf2 logs each character its font lacks, quoting the text: customers' names stay out of the logs.
 logging.getLogger("fpdf").setLevel(logging.ERROR)
 
@@ -32,17 +38,42 @@ TAX_WIDTHS = (82, 22, 38, 38)
 RIGHT = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT")
 
 
+def needs_cjk(*texts: str) -> bool:
+    """Whether any character of ``texts`` is drawn by the fallback font."""
+    return any(lo <= ord(ch) <= hi for text in texts for ch in text if ord(ch) >= 0x2E80 for lo, hi in _CJK)
+
+
 class _Document(FPDF):
-    def __init__(self, page: Sheet) -> None:
+    def __init__(self, page: Sheet, cjk: bool = False) -> None:
         super().__init__(format="A4", unit="mm")
         self.page_info = page
         self.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
         self.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        if cjk:  # its parse costs ~0.1 s: only when the document needs it (it has no bold: regular for both)
+            for style in ("", "B"):
+                self.add_font(FALLBACK, style, str(FONTS / "DroidSansFallbackFull.ttf"))
+            self.set_fallback_fonts([FALLBACK])
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(auto=True, margin=18)
         self.set_title(f"{page.title} {page.number}")
         self.set_author(page.seller[0])
         self.set_creator("progress-billing")
+
+    # After a fallback font drew some characters, fpdf2 keeps it as the current font and skips a
+    # set_font that names the family, style and size already set: the next text is then encoded for
+    # the wrong font. So the font asked for is selected again before each text is drawn.
+    def set_font(self, family: str | None = None, style: Any = "", size: float = 0) -> None:
+        self.font_family = ""
+        super().set_font(family, style, size)
+        self._wanted = (self.font_family, self.font_style, self.font_size_pt)
+
+    def cell(self, *args: Any, **kwargs: Any) -> Any:
+        self.set_font(*self._wanted)
+        return super().cell(*args, **kwargs)
+
+    def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
+        self.set_font(*self._wanted)
+        return super().multi_cell(*args, **kwargs)
 
     def footer(self) -> None:
         self.set_y(-13)
@@ -57,11 +88,11 @@ class _Document(FPDF):
 
 def render(invoice: InvoiceDoc, company: CompanyDoc) -> bytes:
     """The PDF of ``invoice`` issued by ``company`` (``billing.routes.Render``)."""
-    return draw(sheet(invoice, company))
+    return draw(sheet(invoice, company), cjk=needs_cjk(json.dumps(invoice, ensure_ascii=False), *company.values()))
 
 
-def draw(page: Sheet) -> bytes:
-    pdf = _Document(page)
+def draw(page: Sheet, cjk: bool = False) -> bytes:
+    pdf = _Document(page, cjk)
     pdf.add_page()
     _header(pdf, page)
     _parties(pdf, page)

@@ -181,7 +181,23 @@ def test_any_unicode_the_api_accepts_is_drawn_or_left_out_never_a_failure(compan
     final = ok(company.post("/orders/SO-1001/final-invoice", {"description": wide(L.LONG_TEXT_MAX, 4)}))["invoice"]
     for doc in (pdf(company, invoice), pdf(company, final)):
         assert doc.shows(name, "Ångström ΑΕ Ωμέγα", "Straße 1", "Киев", "ΑΦΜ 1")
-    assert pdf(company, invoice).shows("Ünïcødé Ελληνικά Кириллица", "Προκαταβολή")
+    assert pdf(company, invoice).shows("Ünïcødé Ελληνικά Кириллица", "Προκαταβολή", "日本語 株式会社")
+
+
+def test_japanese_and_chinese_names_are_drawn(company):
+    """A JPY customer's invoice names them as they are written (the fallback font, only when needed)."""
+    ok(
+        company.put(
+            "/settings", {"company": {"name": "株式会社サンプル", "address": "東京都千代田区1-1", "tax_id": "T1234"}}
+        ),
+        200,
+    )
+    body = {**order_body(currency="JPY", lines=[job_line("1", "3", "10000", "KOJI", "基礎工事")]),
+            "customer_name": "山田建設 · 北京建工"}  # fmt: skip
+    ok(company.post("/orders", body))
+    invoice = deposit(company, "/orders/SO-1001", {"amount": "10000", "title": "着手金"})
+    shown = ("株式会社サンプル", "東京都千代田区1-1", "山田建設 · 北京建工", "Customer ID: C-7", "着手金", "10,000 JPY")
+    assert pdf(company, invoice).shows(*shown)  # and the Latin text after them is not garbled
 
 
 def test_without_company_settings_the_document_says_what_to_set(client):
