@@ -474,3 +474,68 @@ def test_runs_are_paged_newest_first(client):
     refused(client.get("/automation/runs", query="limit=101"), 422, "VALIDATION_ERROR", "limit")
     forged = base64.urlsafe_b64encode(json.dumps({"pk": {"S": "JOB#order#X"}, "sk": {"S": "#JOB"}}).encode()).decode()
     refused(client.get("/automation/runs", query=urlencode({"next_token": forged})), 400, "BAD_REQUEST")
+
+
+# ---- review: forged ids, pre-R14 invoices, spreadsheet formulas, a lost run record -------------------
+
+
+def _forged(token: str, change: Any) -> str:
+    """``token`` with its start key changed by ``change`` (as a client could forge it)."""
+    outer = json.loads(base64.urlsafe_b64decode(token))
+    change(outer["key"])
+    return base64.urlsafe_b64encode(json.dumps(outer).encode()).decode()
+
+
+@pytest.mark.parametrize("item_id", ["é", "INV-00000~", "~", "INV-" + "9" * 13])
+def test_a_token_whose_id_lies_beyond_the_range_is_400_not_a_refusal_by_dynamodb(client, books, item_id):
+    december = {"from_": "2026-12-01", "to": "2026-12-31"}
+    token = ok(register(client, limit=1, **december))["next_token"]
+
+    def beyond(key: dict[str, Any]) -> None:  # a key consistent in itself, past the range's upper bound
+        key["gsi3sk"]["S"] = f"2026-12-31#{item_id}"
+        key["pk"]["S"] = f"INVOICE#{item_id}"
+
+    refused(register(client, limit=1, **december, next_token=_forged(token, beyond)), 400, "BAD_REQUEST")
+
+
+def test_invoices_issued_before_voids_existed_count_as_issued(client, books):
+    """Their documents have no ``status`` (R14 added it): the API reads them as issued, so does the filter."""
+    import os
+
+    from tests.conftest import dynamodb
+
+    old = books["deposits"][0]["invoice_id"]
+    dynamodb().update_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key={"pk": {"S": f"INVOICE#{old}"}, "sk": {"S": "#INVOICE"}},
+        UpdateExpression="REMOVE #d.#s",
+        ExpressionAttributeNames={"#d": "data", "#s": "status"},
+    )
+    issued = [i["invoice_id"] for i in all_pages(client, "/invoices", status="issued")[0]]
+    assert old in issued
+    assert old not in [i["invoice_id"] for i in all_pages(client, "/invoices", status="voided")[0]]
+
+
+def test_an_account_name_a_spreadsheet_would_run_is_exported_as_text(client):
+    assert client.put("/settings", {"account_names": {"receivable": '=HYPERLINK("x")'}}).status == 200
+    client.post("/orders", order_body("SO-F"))
+    client.post("/orders/SO-F/progress-billings", {"amount": "1.00", "invoice_date": "2026-12-01"})
+    rows = parse_csv(client.get("/ledger/entries", query="format=csv").body)
+    assert '\'=HYPERLINK("x")' in [r[6] for r in rows]
+    assert '=HYPERLINK("x")' in [
+        ln["account_name"] for e in ok(client.get("/ledger/entries"))["items"] for ln in e["lines"]
+    ]
+
+
+def test_a_run_whose_record_cannot_be_written_still_succeeds_once(client, monkeypatch):
+    from billing import store
+
+    def down(doc: Any) -> None:
+        raise ConnectionError("throttled")
+
+    monkeypatch.setattr(store, "put_run", down)
+    assert client.post("/orders", order_body("SO-R")).status == 201
+    body = {"amount": "1.00", "schedule": True, "invoice_date": "2026-12-01"}
+    assert client.post("/orders/SO-R/progress-billings", body).status == 201
+    result = run_automation(scheduled_event("2026-12-01T06:00:00Z"))
+    assert (result["invoiced"], result["complete"]) == (1, True)

@@ -106,7 +106,11 @@ def run(
         else:
             logger.error("automation backlog not drained; the next scheduled run continues", extra=result)
             result["continued"] = False
-    store.put_run(_run_doc(event, context, started_at, result))
+    try:  # the run's record (R18) is a report: failing it must not fail, and retry, the run
+        store.put_run(_run_doc(event, context, started_at, result))
+    except Exception:
+        logger.exception("the automation run's record could not be written", extra=result)
+        metrics.add_metric(name="RunRecordsLost", unit=MetricUnit.Count, value=1)
     for outcome, count in counts.items():  # RecordsInvoiced, RecordsFailed (alarmed), RecordsSkipped
         metrics.add_metric(name=f"Records{outcome.value.capitalize()}", unit=MetricUnit.Count, value=count)
     logger.info("auto-generate run", extra=result)

@@ -69,9 +69,15 @@ def journal_csv(entries: list[JournalEntryDoc]) -> str:
         for line in e["lines"]:
             writer.writerow(
                 [e["entry_id"], e["date"], e["invoice_id"], e["kind"], e["job_id"], line["account"],
-                 line["account_name"], e["currency"], line["debit"], line["credit"]]
+                 _text(line["account_name"]), e["currency"], line["debit"], line["credit"]]
             )  # fmt: skip
     return out.getvalue()
+
+
+def _text(value: str) -> str:
+    """A free text (an account's name, from the settings) that a spreadsheet would run as a formula
+    (``=``, ``+``, ``-``, ``@``, a tab or a carriage return first) gets a leading ``'``."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def wants_csv(fmt: str | None, accept: str | None) -> bool:

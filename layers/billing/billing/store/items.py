@@ -28,6 +28,7 @@ automation for ``invoice_date <= business date``; ``JobsByKind`` for ``GET /{kin
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -46,6 +47,7 @@ from pynamodb.models import Model
 
 from ..config import config
 from ..documents import Kind, RecordStatus
+from ..limits import ID_MAX, ID_PATTERN
 from ..model import Job, Record
 
 Key = tuple[str, str]
@@ -167,7 +169,8 @@ def job_of_partition(pk: str) -> tuple[str, str] | None:
     """The (kind, job id) whose partition key ``pk`` is (``job_pk``'s inverse), or None."""
     prefix, _, rest = pk.partition("#")
     kind, _, job_id = rest.partition("#")
-    return (kind, job_id) if prefix == "JOB" and kind in tuple(Kind) and job_id else None
+    valid = prefix == "JOB" and kind in tuple(Kind) and len(job_id) <= ID_MAX and re.fullmatch(ID_PATTERN, job_id)
+    return (kind, job_id) if valid else None
 
 
 def date_bounds(first: str, last: str) -> tuple[str, str]:

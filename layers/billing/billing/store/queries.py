@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -508,10 +509,14 @@ _CUSTOMER_NAMES = ("pk", "sk", "gsi4pk", "gsi4sk")
 _ENTRY_NAMES = ("pk", "sk", "gsi3pk", "gsi3sk")
 
 
+_NUMBERED = re.compile(r"(INV|JE)-[0-9]{6,12}")  # the ids an index sort key can hold (books.invoice_number)
+
+
 def _dated(sort_key: str, span: Span) -> tuple[str, str] | None:
-    """``<date>#<id>`` split, if the date is in ``span`` and the id is not empty."""
+    """``<date>#<id>`` split, if the date is in ``span`` and the id one the books number: a forged
+    id beyond the range's bound (``#~``) would make DynamoDB refuse the start key (a 500)."""
     date, _, item_id = sort_key.partition("#")
-    return (date, item_id) if item_id and is_date(date) and span.holds(date) else None
+    return (date, item_id) if _NUMBERED.fullmatch(item_id) and is_date(date) and span.holds(date) else None
 
 
 def list_invoices(
@@ -530,8 +535,10 @@ def list_invoices(
     condition = None
     if invoice_type is not None:
         condition = InvoiceItem.data["type"] == invoice_type
-    if status is not None:
+    if status is not None:  # invoices issued before voids existed (R14) have no stored status: issued
         status_is = InvoiceItem.data["status"] == status
+        if status == "issued":
+            status_is = status_is | InvoiceItem.data["status"].does_not_exist()
         condition = status_is if condition is None else condition & status_is
     low, high = date_bounds(span.first or "0", span.last or "9")
     in_range = (
