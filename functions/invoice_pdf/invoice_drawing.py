@@ -2,9 +2,9 @@
 
 This function's own module: fpdf2 (with Pillow and fontTools) is in this function's requirements
 only, so no other function loads it. Text is set in DejaVu Sans (``fonts/``, its licence beside it),
-embedded and subset, with Droid Sans Fallback for Chinese and Japanese text, so any Unicode
-text the API accepts can be drawn; a character neither font has (emoji, hangul) is left out, never an
-error. Long invoices break pages with the lines' header repeated and "Page n of m" in the footer.
+embedded and subset, with Droid Sans Fallback for Chinese and Japanese and NanumGothic for Korean,
+so any Unicode text the API accepts can be drawn; a character no font has (emoji) is left out, never
+an error. Long invoices break pages with the lines' header repeated and "Page n of m" in the footer.
 """
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ from billing.layout import COLUMNS, TAX_COLUMNS, Sheet, sheet
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
-FALLBACK = "DroidFallback"  # Chinese and Japanese: loaded only for a document that has such text
-# The blocks DejaVu Sans lacks and Droid Sans Fallback has: CJK radicals to CJK ideographs (with kana
-# and bopomofo), compatibility ideographs, CJK compatibility and full-width forms, the supplementary
-# ideographs. (Neither has hangul syllables: Korean text is left out.)
-_CJK = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))
+# Fallback fonts for what DejaVu Sans lacks, each loaded only for a document that has such text
+# (name, file, the code point blocks it is loaded for): Chinese and Japanese (CJK radicals to CJK
+# ideographs with kana and bopomofo, compatibility ideographs and forms, full-width forms, the
+# supplementary ideographs); Korean (hangul jamo, compatibility jamo, syllables).
+FALLBACKS = (
+    ("DroidFallback", "DroidSansFallbackFull.ttf",
+     ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))),
+    ("NanumGothic", "NanumGothic.ttf", ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF))),
+)  # fmt: skip
 # fpdf2 logs each character its font lacks, quoting the text: customers' names stay out of the logs.
 logging.getLogger("fpdf").setLevel(logging.ERROR)
+logging.getLogger("fontTools").setLevel(logging.ERROR)  # "TSI0 NOT subset" for each Nanum subset: noise
 
 GREY = (90, 90, 90)
 RED = (180, 0, 0)
@@ -38,21 +43,23 @@ TAX_WIDTHS = (82, 22, 38, 38)
 RIGHT = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT")
 
 
-def needs_cjk(*texts: str) -> bool:
-    """Whether any character of ``texts`` is drawn by the fallback font."""
-    return any(lo <= ord(ch) <= hi for text in texts for ch in text if ord(ch) >= 0x2E80 for lo, hi in _CJK)
+def fallbacks_for(*texts: str) -> list[tuple[str, str]]:
+    """The fallback fonts (name, file) that some character of ``texts`` needs, in FALLBACKS' order."""
+    wide = {ord(ch) for text in texts for ch in text if ord(ch) >= 0x1100}
+    return [(name, file) for name, file, blocks in FALLBACKS if any(lo <= c <= hi for c in wide for lo, hi in blocks)]
 
 
 class _Document(FPDF):
-    def __init__(self, page: Sheet, cjk: bool = False) -> None:
+    def __init__(self, page: Sheet, fallbacks: list[tuple[str, str]] | None = None) -> None:
         super().__init__(format="A4", unit="mm")
         self.page_info = page
         self.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
         self.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-        if cjk:  # its parse costs ~0.1 s: only when the document needs it (it has no bold: regular for both)
+        for name, file in fallbacks or []:  # each parse costs ~0.1 s; no bold: regular for both styles
             for style in ("", "B"):
-                self.add_font(FALLBACK, style, str(FONTS / "DroidSansFallbackFull.ttf"))
-            self.set_fallback_fonts([FALLBACK])
+                self.add_font(name, style, str(FONTS / file))
+        if fallbacks:
+            self.set_fallback_fonts([name for name, _ in fallbacks])
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(auto=True, margin=18)
         self.set_title(f"{page.title} {page.number}")
@@ -88,11 +95,12 @@ class _Document(FPDF):
 
 def render(invoice: InvoiceDoc, company: CompanyDoc) -> bytes:
     """The PDF of ``invoice`` issued by ``company`` (``billing.routes.Render``)."""
-    return draw(sheet(invoice, company), cjk=needs_cjk(json.dumps(invoice, ensure_ascii=False), *company.values()))
+    texts = (json.dumps(invoice, ensure_ascii=False), *company.values())
+    return draw(sheet(invoice, company), fallbacks_for(*texts))
 
 
-def draw(page: Sheet, cjk: bool = False) -> bytes:
-    pdf = _Document(page, cjk)
+def draw(page: Sheet, fallbacks: list[tuple[str, str]] | None = None) -> bytes:
+    pdf = _Document(page, fallbacks)
     pdf.add_page()
     _header(pdf, page)
     _parties(pdf, page)

@@ -184,7 +184,7 @@ def test_any_unicode_the_api_accepts_is_drawn_or_left_out_never_a_failure(compan
     assert pdf(company, invoice).shows("Ünïcødé Ελληνικά Кириллица", "Προκαταβολή", "日本語 株式会社")
 
 
-def test_japanese_and_chinese_names_are_drawn(company):
+def test_japanese_chinese_and_korean_names_are_drawn(company):
     """A JPY customer's invoice names them as they are written (the fallback font, only when needed)."""
     ok(
         company.put(
@@ -193,10 +193,11 @@ def test_japanese_and_chinese_names_are_drawn(company):
         200,
     )
     body = {**order_body(currency="JPY", lines=[job_line("1", "3", "10000", "KOJI", "基礎工事")]),
-            "customer_name": "山田建設 · 北京建工"}  # fmt: skip
+            "customer_name": "山田建設 · 삼성건설 · 北京建工"}  # fmt: skip
     ok(company.post("/orders", body))
     invoice = deposit(company, "/orders/SO-1001", {"amount": "10000", "title": "着手金"})
-    shown = ("株式会社サンプル", "東京都千代田区1-1", "山田建設 · 北京建工", "Customer ID: C-7", "着手金", "10,000 JPY")
+    shown = ("株式会社サンプル", "東京都千代田区1-1", "山田建設 · 삼성건설 · 北京建工", "Customer ID: C-7", "着手金",
+             "10,000 JPY")  # fmt: skip
     assert pdf(company, invoice).shows(*shown)  # and the Latin text after them is not garbled
 
 
