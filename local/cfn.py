@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -135,16 +135,21 @@ def _pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-@lru_cache(maxsize=1)
-def http_routes() -> tuple[Route, ...]:
-    out = []
+def function_events(event_type: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(function logical id, its properties, the event's properties) of every event of ``event_type``
+    (``HttpApi``, ``SQS``, ``DynamoDB``) of every function in the template."""
     for logical_id, res in resources("AWS::Serverless::Function").items():
         props = res["Properties"]
         for event in (props.get("Events") or {}).values():
-            if event["Type"] != "HttpApi":
-                continue
-            p = event["Properties"]
-            out.append(Route(p["Method"].upper(), p["Path"], logical_id, props["CodeUri"], _pattern(p["Path"])))
+            if event["Type"] == event_type:
+                yield logical_id, props, event["Properties"]
+
+
+@lru_cache(maxsize=1)
+def http_routes() -> tuple[Route, ...]:
+    out = []
+    for logical_id, props, p in function_events("HttpApi"):
+        out.append(Route(p["Method"].upper(), p["Path"], logical_id, props["CodeUri"], _pattern(p["Path"])))
     # Literal segments win over parameters, as in API Gateway: more literal characters first.
     out.sort(key=lambda r: -len(re.sub(r"\{\w+\}", "", r.path)))
     return tuple(out)

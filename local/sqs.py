@@ -55,23 +55,16 @@ class SqsTrigger:
 
 
 def sqs_triggers() -> list[SqsTrigger]:
-    out = []
-    for logical_id, res in cfn.resources("AWS::Serverless::Function").items():
-        props = res["Properties"]
-        for event in (props.get("Events") or {}).values():
-            if event["Type"] != "SQS":
-                continue
-            p = event["Properties"]
-            out.append(
-                SqsTrigger(
-                    logical_id,
-                    props["CodeUri"],
-                    p["Queue"]["Fn::GetAtt"][0],
-                    int(p.get("BatchSize", 10)),
-                    "ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or []),
-                )
-            )
-    return out
+    return [
+        SqsTrigger(
+            logical_id,
+            props["CodeUri"],
+            p["Queue"]["Fn::GetAtt"][0],
+            int(p.get("BatchSize", 10)),
+            "ReportBatchItemFailures" in (p.get("FunctionResponseTypes") or []),
+        )
+        for logical_id, props, p in cfn.function_events("SQS")
+    ]
 
 
 @dataclass

@@ -36,24 +36,19 @@ class StreamTrigger:
 
 def stream_triggers() -> list[StreamTrigger]:
     out = []
-    for logical_id, res in cfn.resources("AWS::Serverless::Function").items():
-        props = res["Properties"]
-        for event in (props.get("Events") or {}).values():
-            if event["Type"] != "DynamoDB":
-                continue
-            p = event["Properties"]
-            filters = (p.get("FilterCriteria") or {}).get("Filters") or []
-            failure = ((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-            out.append(
-                StreamTrigger(
-                    logical_id,
-                    props["CodeUri"],
-                    int(p.get("BatchSize", 100)),
-                    int(p.get("MaximumRetryAttempts", -1)),
-                    tuple(json.loads(f["Pattern"]) for f in filters),
-                    failure["Fn::GetAtt"][0] if failure else None,
-                )
+    for logical_id, props, p in cfn.function_events("DynamoDB"):
+        filters = (p.get("FilterCriteria") or {}).get("Filters") or []
+        failure = ((p.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        out.append(
+            StreamTrigger(
+                logical_id,
+                props["CodeUri"],
+                int(p.get("BatchSize", 100)),
+                int(p.get("MaximumRetryAttempts", -1)),
+                tuple(json.loads(f["Pattern"]) for f in filters),
+                failure["Fn::GetAtt"][0] if failure else None,
             )
+        )
     return out
 
 
@@ -164,7 +159,7 @@ class StreamPlayer:
 
 
 class EventTap:
-    """The template's event buses in moto, each with a rule copying its events to one queue."""
+    """The template's event bus in moto, with a rule copying its events to one queue."""
 
     def __init__(self, events: Any, sqs: Any) -> None:
         self.events, self.sqs = events, sqs
@@ -174,15 +169,13 @@ class EventTap:
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        names = {e.name for e in _names()}
-        existing = {b["Name"] for b in events.list_event_buses()["EventBuses"]}
-        for name in sorted(names - existing):
-            events.create_event_bus(Name=name)
-        for name in sorted(names):
-            events.put_rule(
-                Name="local-tap", EventBusName=name, EventPattern=json.dumps({"source": ["progress-billing"]})
-            )
-            events.put_targets(Rule="local-tap", EventBusName=name, Targets=[{"Id": "tap", "Arn": queue_arn}])
+        if not _has_bus():
+            return
+        if LOCAL_BUS not in {b["Name"] for b in events.list_event_buses()["EventBuses"]}:
+            events.create_event_bus(Name=LOCAL_BUS)
+        pattern = json.dumps({"source": ["progress-billing"]})
+        events.put_rule(Name="local-tap", EventBusName=LOCAL_BUS, EventPattern=pattern)
+        events.put_targets(Rule="local-tap", EventBusName=LOCAL_BUS, Targets=[{"Id": "tap", "Arn": queue_arn}])
 
     def drain(self) -> list[dict[str, Any]]:
         """Everything published since the start, in arrival order, as a rule's target gets it."""
@@ -198,20 +191,14 @@ class EventTap:
             return list(self.seen)
 
 
-@dataclass(frozen=True)
-class _Bus:
-    logical_id: str
-    name: str
-
-
-def _names() -> list[_Bus]:
-    """The template's buses, each named ``LOCAL_BUS`` here (its stack-prefixed name needs a stack)."""
-    return [_Bus(logical_id, LOCAL_BUS) for logical_id in cfn.resources("AWS::Events::EventBus")]
+def _has_bus() -> bool:
+    """The template has the event bus (named ``LOCAL_BUS`` here: its stack-prefixed name needs a stack)."""
+    return bool(cfn.resources("AWS::Events::EventBus"))
 
 
 def bus_environment() -> dict[str, str]:
     """The functions' ``EVENT_BUS_NAME`` (the template's Ref of the bus) as the local stack names it."""
-    return {"EVENT_BUS_NAME": LOCAL_BUS} if _names() else {}
+    return {"EVENT_BUS_NAME": LOCAL_BUS} if _has_bus() else {}
 
 
 def _queue_url(sqs: Any, name: str) -> str:

@@ -4,7 +4,7 @@
  * address (#/invoices/INV-000123) and shown as a document (Download PDF, Print; Void is on the job's
  * Billing tab, where its effects show). */
 
-import { api, queryString } from "./api.js";
+import { api, pager, queryString } from "./api.js";
 import { $, clear, h, withLoading } from "./dom.js";
 import { plainError } from "./errors.js";
 import { badge, money } from "./format.js";
@@ -14,15 +14,16 @@ import { KIND_PATH, state } from "./state.js";
 
 const NUMBER = /^INV-\d{1,20}$/i;
 
-const page = {
-  tokens: [null],   // tokens[i]: the next_token that loads page i (page 0: none)
-  index: 0,
-  next: null,       // the next page's token, or null on the last page
-  items: [],
+const page = Object.assign(pager(
+  (token) => withLoading(api("GET", `/invoices${queryString({ ...filters(), next_token: token })}`),
+    "Loading invoices…"),
+  () => { clearFormError($("#reg-error"), $("#reg-filters")); renderList(); },
+  (err) => showFormError($("#reg-error"), $("#reg-filters"), err, "invoice register", "", "read"),
+  checkFilters,
+), {
   openId: null,     // the invoice in the viewer
-  listSeq: 0,       // a later list request wins
   docSeq: 0,        // a later invoice opened wins
-};
+});
 
 function filters() {
   const form = $("#reg-filters");
@@ -37,7 +38,7 @@ function filters() {
 export async function openInvoicesPage(invoiceId) {
   setInvoiceOpener((id) => showInvoice(id, true));
   fillCustomers();
-  const list = loadPage(page.index);
+  const list = page.load(page.index);
   if (invoiceId) await Promise.all([list, showInvoice(invoiceId, false)]);
   else {
     page.openId = null;
@@ -54,40 +55,14 @@ function fillCustomers() {
   clear($("#reg-customers")).append(...Array.from(seen, ([id, name]) => h("option", { value: id }, name)));
 }
 
-async function loadPage(index) {
-  const form = $("#reg-filters");
-  const box = $("#reg-error");
+/** From after To is refused before any request. */
+function checkFilters() {
   const f = filters();
   if (f.from && f.to && f.from > f.to) {
-    localError(box, form, "From must be on or before To.", "to");
-    return;
+    localError($("#reg-error"), $("#reg-filters"), "From must be on or before To.", "to");
+    return false;
   }
-  const seq = ++page.listSeq;
-  try {
-    const result = await withLoading(api("GET", `/invoices${queryString({ ...f, next_token: page.tokens[index] })}`),
-      "Loading invoices…");
-    if (seq !== page.listSeq) return;
-    clearFormError(box, form);
-    page.index = index;
-    page.items = result.items || [];
-    page.next = result.next_token || null;
-    page.tokens[index + 1] = page.next;
-    renderList();
-  } catch (err) {
-    if (seq !== page.listSeq) return;
-    if (err.code === "BAD_REQUEST" && index > 0) {   // a stale page token: start again from the first page
-      restart();
-      return;
-    }
-    showFormError(box, form, err, "invoice register", "", "read");
-  }
-}
-
-function restart() {
-  page.tokens = [null];
-  page.index = 0;
-  page.next = null;
-  return loadPage(0);
+  return true;
 }
 
 function renderList() {
@@ -207,17 +182,17 @@ async function search(event) {
 function filterCustomer(customerId) {
   $("#reg-filters").elements.customer_id.value = customerId;
   clearFormError($("#reg-error"), $("#reg-search"));
-  return restart();
+  return page.restart();
 }
 
 export function bindInvoicesPage() {
   $("#reg-search").addEventListener("submit", search);
-  $("#reg-filters").addEventListener("submit", (event) => { event.preventDefault(); restart(); });
+  $("#reg-filters").addEventListener("submit", (event) => { event.preventDefault(); page.restart(); });
   $("#reg-clear").addEventListener("click", () => {
     $("#reg-filters").reset();
     $("#reg-search").reset();
-    restart();
+    page.restart();
   });
-  $("#reg-prev").addEventListener("click", () => loadPage(Math.max(0, page.index - 1)));
-  $("#reg-next").addEventListener("click", () => { if (page.next) loadPage(page.index + 1); });
+  $("#reg-prev").addEventListener("click", () => page.load(Math.max(0, page.index - 1)));
+  $("#reg-next").addEventListener("click", () => { if (page.next) page.load(page.index + 1); });
 }

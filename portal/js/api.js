@@ -108,6 +108,44 @@ export function queryString(params) {
   return text ? `?${text}` : "";
 }
 
+/**
+ * A listing read a page at a time by ``next_token`` (the registers, R18). ``read(token)`` fetches one
+ * page, ``show()`` draws the pager's ``items``, ``fail(err)`` reports an error; ``check()``, if given,
+ * may refuse to read (a form that is not valid). ``tokens[i]`` loads page i; an answer to an earlier
+ * request never replaces a later one; a token the API refuses (400: the listing changed under it)
+ * starts again from the first page.
+ */
+export function pager(read, show, fail, check = () => true) {
+  const p = { tokens: [null], index: 0, next: null, items: [], seq: 0 };
+  p.load = async (index) => {
+    if (!check()) return;
+    const seq = ++p.seq;
+    try {
+      const result = await read(p.tokens[index]);
+      if (seq !== p.seq) return;
+      p.index = index;
+      p.items = result.items || [];
+      p.next = result.next_token || null;
+      p.tokens[index + 1] = p.next;
+      show();
+    } catch (err) {
+      if (seq !== p.seq) return;
+      if (err.code === "BAD_REQUEST" && index > 0) {
+        p.restart();
+        return;
+      }
+      fail(err);
+    }
+  };
+  p.restart = () => {
+    p.tokens = [null];
+    p.index = 0;
+    p.next = null;
+    return p.load(0);
+  };
+  return p;
+}
+
 export function jobPath(kind, id) {
   return `/${kind}/${encodeURIComponent(id)}`;
 }

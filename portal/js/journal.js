@@ -1,7 +1,7 @@
 /* The Ledger page (R18, #/ledger): the journal of every job by entry date, a page at a time, its CSV
  * export (every page of the range fetched and saved as one file), and the trial balance. */
 
-import { api, fetchRaw, queryString, saveBlob } from "./api.js";
+import { api, fetchRaw, pager, queryString, saveBlob } from "./api.js";
 import { $, clear, h, toast, withLoading } from "./dom.js";
 import { badge, isZero, money } from "./format.js";
 import { busyButton, clearFormError, localError, showFormError } from "./forms.js";
@@ -11,7 +11,13 @@ import { KIND_PATH } from "./state.js";
 const CSV_PAGE = 1000;        // the largest page the API serves
 const CSV_MAX_PAGES = 1000;   // a bound on one download (a million entries)
 
-const page = { tokens: [null], index: 0, next: null, items: [], seq: 0, started: false };
+const page = Object.assign(pager(
+  (token) => withLoading(api("GET", `/ledger/entries${queryString({ ...range(), next_token: token })}`),
+    "Loading the journal…"),
+  () => { clearFormError($("#journal-error"), $("#journal-filters")); renderJournal(); },
+  (err) => showFormError($("#journal-error"), $("#journal-filters"), err, "ledger", "", "read"),
+  () => checkRange(),
+), { started: false });
 
 /** The first and last day of the current month (the browser's date): the range the page opens with. */
 function thisMonth() {
@@ -37,7 +43,7 @@ export async function openLedgerPage() {
     form.elements.to.value = month.to;
     page.started = true;
   }
-  await Promise.all([loadPage(page.index), loadTrialBalance()]);
+  await Promise.all([page.load(page.index), loadTrialBalance()]);
 }
 
 function checkRange() {
@@ -47,39 +53,6 @@ function checkRange() {
     return false;
   }
   return true;
-}
-
-async function loadPage(index) {
-  const form = $("#journal-filters");
-  const box = $("#journal-error");
-  if (!checkRange()) return;
-  const seq = ++page.seq;
-  try {
-    const r = range();
-    const result = await withLoading(api("GET", `/ledger/entries${queryString({ ...r, next_token: page.tokens[index] })}`),
-      "Loading the journal…");
-    if (seq !== page.seq) return;
-    clearFormError(box, form);
-    page.index = index;
-    page.items = result.items || [];
-    page.next = result.next_token || null;
-    page.tokens[index + 1] = page.next;
-    renderJournal();
-  } catch (err) {
-    if (seq !== page.seq) return;
-    if (err.code === "BAD_REQUEST" && index > 0) {
-      restart();
-      return;
-    }
-    showFormError(box, form, err, "ledger", "", "read");
-  }
-}
-
-function restart() {
-  page.tokens = [null];
-  page.index = 0;
-  page.next = null;
-  return loadPage(0);
 }
 
 function renderJournal() {
@@ -180,9 +153,9 @@ function renderTrialBalance(tb) {
 }
 
 export function bindLedgerPage() {
-  $("#journal-filters").addEventListener("submit", (event) => { event.preventDefault(); restart(); });
-  $("#journal-prev").addEventListener("click", () => loadPage(Math.max(0, page.index - 1)));
-  $("#journal-next").addEventListener("click", () => { if (page.next) loadPage(page.index + 1); });
+  $("#journal-filters").addEventListener("submit", (event) => { event.preventDefault(); page.restart(); });
+  $("#journal-prev").addEventListener("click", () => page.load(Math.max(0, page.index - 1)));
+  $("#journal-next").addEventListener("click", () => { if (page.next) page.load(page.index + 1); });
   $("#journal-csv").addEventListener("click", downloadCsv);
   $("#tb-refresh").addEventListener("click", loadTrialBalance);
 }

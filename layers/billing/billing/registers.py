@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 
 from . import store
 from .dates import is_date
@@ -96,18 +97,18 @@ _QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 _WILDCARD = 10_000  # the position given to a match by */* or type/*: after any media type named
 
 
-def _quality(accept: str, media: str) -> tuple[float, int]:
+def _quality(accept: str, media: str) -> tuple[Decimal, int]:
     """The quality the ``Accept`` header gives ``media`` (its most specific match: RFC 9110) and the
     position of the range that named it exactly (``_WILDCARD`` + position for a wildcard match)."""
     kind = media.split("/", maxsplit=1)[0]
-    best: tuple[int, float, int] = (-1, 0.0, _WILDCARD * 2)  # (specificity, q, position)
+    best: tuple[int, Decimal, int] = (-1, Decimal(0), _WILDCARD * 2)  # (specificity, q, position)
     for position, part in enumerate(accept.split(",")):
         rng, *params = (p.strip().lower() for p in part.split(";"))
-        q = 1.0
+        q = Decimal(1)
         for param in params:
             name, _, value = param.partition("=")
             if name.strip() == "q":  # RFC 9110 qvalue: 0 to 1, three decimals at most; else: not acceptable
-                q = float(value.strip()) if _QVALUE.fullmatch(value.strip()) else 0.0
+                q = Decimal(value.strip()) if _QVALUE.fullmatch(value.strip()) else Decimal(0)
         if rng == media:
             match = (2, q, position)
         elif rng == f"{kind}/*":

@@ -17,6 +17,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from .commit import cancellation
 from .items import (
     EntryItem,
     InvoiceItem,
@@ -86,8 +87,8 @@ def _once(item: Any, actions: list[Any], not_yet: Any, date: str, counted: str) 
                 tx.update(MonthItem(*month_key(date[:7])), actions=[month.add(1), MonthItem.type.set(MonthItem)])
             return True
         except TransactWriteError as e:
-            reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
-            if "ConditionalCheckFailed" in reasons:
+            failed, reasons = cancellation(e, ["item", "month"])  # the order of the updates above
+            if "item" in failed:
                 return False
             busy = e.cause_response_code == "TransactionConflictException" or "TransactionConflict" in reasons
             if not busy or attempt + 1 == ATTEMPTS:

@@ -203,7 +203,7 @@ def _write(change: Change) -> None:
                 labels.put("outbox")
     except TransactWriteError as e:
         job.version, job.event_count = expected, counted
-        failed, reasons = _cancelled(e, labels.ordered())
+        failed, reasons = cancellation(e, labels.ordered())
         if failed == ["outbox"]:  # the job's version held: its event count is what is behind
             raise _EventsBehind from None
         if change.new_job and "job" in failed:
@@ -240,7 +240,7 @@ def _happened(change: Change) -> Happened:
     )
 
 
-def _cancelled(e: TransactWriteError, labels: list[str]) -> tuple[list[str], list[str | None]]:
+def cancellation(e: TransactWriteError, labels: list[str]) -> tuple[list[str], list[str | None]]:
     """Of a cancelled transaction: the labels of the operations whose condition failed, read per item
     from ``cancellation_reasons`` (one per operation, in order), and every reason code."""
     reasons = [r.code if r else None for r in (e.cancellation_reasons or [])]
@@ -347,7 +347,7 @@ def put_rejected_shipment(shipment: ShipmentDoc, order_kind: str | None) -> bool
         with TransactWrite(connection=connection()) as tx:
             _record_shipment(tx, labels, shipment, order_kind, shipment["order_id"])
     except TransactWriteError as e:
-        failed, reasons = _cancelled(e, labels.ordered())
+        failed, reasons = cancellation(e, labels.ordered())
         if labels.puts and labels.puts[0] in failed:
             return False
         if any(code == "TransactionConflict" for code in reasons):
