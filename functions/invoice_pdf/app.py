@@ -17,5 +17,5 @@ app = make_app(document)
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    app.append_context(render=render)  # the route's drawing function (Powertools clears it after each request)
+    app.append_context(render=render)  # the route's drawing function (cleared after each request)
     return handle(app, event, context)

@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
 
 from billing.inputs import FinalIn, JobIn, LineIn, RecordIn, SettingsIn
+from billing.validate import Model, ValidationError
 from local.fixtures import job_line, order_body
 
 
@@ -26,7 +26,7 @@ def job(**over: Any) -> dict[str, Any]:
     return {**order_body(), **over}
 
 
-def rejected(model: type[BaseModel], body: dict[str, Any] | str) -> ValidationError:
+def rejected(model: type[Model], body: dict[str, Any] | str) -> ValidationError:
     text = body if isinstance(body, str) else json.dumps(body)
     with pytest.raises(ValidationError) as info:
         model.model_validate_json(text)

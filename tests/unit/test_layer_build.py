@@ -65,3 +65,51 @@ def test_fpdf2_is_the_pdf_functions_alone_built_and_compiled_the_same_way():
         p for p in (LAYER / "billing").rglob("*.py") if re.search(r"^\s*(from|import) fpdf", p.read_text(), re.M)
     ]
     assert importing == []
+
+
+# What the functions must not load (docs/development.md, "The layer build"): pydantic is not in the layer
+# (the OpenAPI document is built with it, at build time), and Powertools' event handler would cost every
+# HTTP cold start its OpenAPI classes, its event data classes and asyncio.
+_BLOCKED_AT_RUN_TIME = ("pydantic", "pydantic_core", "aws_lambda_powertools.event_handler")
+_IMPORT_EVERY_FUNCTION = """
+import importlib.abc, importlib.util, json, sys
+blocked = json.loads(sys.argv[1])
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in blocked):
+            raise ImportError(f"{name} is loaded at run time")
+        return None
+sys.meta_path.insert(0, Block())
+for name, path in json.loads(sys.argv[2]).items():
+    sys.path.insert(0, path.rsplit("/", 1)[0])
+    spec = importlib.util.spec_from_file_location(f"app_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.path.pop(0)
+from billing.inputs import JobIn
+from billing.shipments import ShipmentIn
+JobIn.model_validate({"id": "J-1", "customer_id": "C", "customer_name": "C", "lines": [
+    {"line_id": "1", "item_code": "X", "quantity": "1", "unit_price": "1.00"}]})
+print(sorted(m for m in sys.modules if m.startswith(("billing", "app_"))))
+"""
+
+
+def test_no_function_loads_pydantic_or_the_powertools_event_handler():
+    import json
+    import subprocess
+    import sys
+
+    root = LAYER.parent.parent
+    apps = {
+        name: str(root / props["CodeUri"] / "app.py")
+        for name, props in ((n, f["Properties"]) for n, f in cfn.resources("AWS::Serverless::Function").items())
+    }
+    assert len(apps) == 7
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_EVERY_FUNCTION, json.dumps(_BLOCKED_AT_RUN_TIME), json.dumps(apps)],
+        capture_output=True, text=True, timeout=120, check=False, cwd=root,
+        env={"PYTHONPATH": str(LAYER), "PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loaded = proc.stdout
+    assert "billing.routes" in loaded and "billing.shipments" in loaded and "billing.automation" in loaded

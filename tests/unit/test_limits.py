@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from billing import limits as L
+from billing.http.openapi import pydantic_model
 from billing.http.resolver import body_problem
 from billing.inputs import JobIn, LineIn, RecordIn
 
@@ -62,15 +63,16 @@ def test_any_amount_row_names_the_amount_limit():
 
 
 def test_the_request_models_carry_the_limits():
-    job = JobIn.model_json_schema()
+    # as the OpenAPI document shows them, which is where a client reads them
+    job = pydantic_model(JobIn).model_json_schema()
     assert job["properties"]["lines"]["maxItems"] == L.LINES_PER_JOB
     assert job["properties"]["customer_name"]["maxLength"] == L.CUSTOMER_NAME_MAX
-    line = LineIn.model_json_schema()["properties"]
+    line = pydantic_model(LineIn).model_json_schema()["properties"]
     assert (line["description"]["maxLength"], line["item_code"]["maxLength"]) == (
         L.LINE_DESCRIPTION_MAX,
         L.ITEM_CODE_MAX,
     )
-    rec = RecordIn.model_json_schema()["properties"]
+    rec = pydantic_model(RecordIn).model_json_schema()["properties"]
     assert (rec["title"]["maxLength"], rec["description"]["maxLength"]) == (L.TEXT_MAX, L.LONG_TEXT_MAX)
 
 

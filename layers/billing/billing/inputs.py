@@ -1,4 +1,4 @@
-"""Request bodies (pydantic, ``extra="forbid"``, strict): what a client may send, and nothing else.
+"""Request bodies (``billing.validate``: strict, closed): what a client may send, and nothing else.
 
 Amounts, percents, quantities and prices are strings (R10): strict mode rejects a JSON number.
 Checks that need the job (an amount's decimals depend on its currency) happen in ``service``.
@@ -7,9 +7,7 @@ Checks that need the job (an amount's decimals depend on its currency) happen in
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from typing import Annotated, Any
 
 from . import limits as L
 from .dates import is_date
@@ -22,6 +20,7 @@ from .money import (
     MoneyError,
     parse_decimal,
 )
+from .validate import AfterValidator, ConfigDict, Field, Model, field_validator, model_validator
 
 Id = Annotated[str, Field(min_length=1, max_length=L.ID_MAX, pattern=L.ID_PATTERN)]
 # The schema says what the validators check (a client generator or a fuzzer reads it); the validators
@@ -39,7 +38,7 @@ TaxCode = Annotated[str, Field(min_length=1, max_length=L.TAX_CODE_MAX, pattern=
 _STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
-def _strict(example: dict[str, JsonValue], **schema: JsonValue) -> ConfigDict:
+def _strict(example: dict[str, Any], **schema: Any) -> ConfigDict:
     """The request models' configuration, with an example the OpenAPI document shows (Swagger UI,
     generated clients, and the fuzzer's example phase, which so reaches the write paths)."""
     return ConfigDict(
@@ -102,7 +101,7 @@ Amount = Annotated[DecimalString, AfterValidator(lambda v: _bounded(v, AMOUNT_DE
 Percent = Annotated[DecimalString, AfterValidator(_percent)]
 
 
-class LineIn(BaseModel):
+class LineIn(Model):
     model_config = _STRICT
     line_id: Id
     item_code: Annotated[str, Field(min_length=1, max_length=L.ITEM_CODE_MAX)]
@@ -128,7 +127,7 @@ def _said(value: str) -> str:
 Reason = Annotated[str, Field(min_length=1, max_length=L.TEXT_MAX), AfterValidator(_said)]
 
 
-class JobIn(BaseModel):
+class JobIn(Model):
     """Register an order or a project."""
 
     model_config = _strict({"id": "SO-1001", "customer_id": "C-7", "customer_name": "Acme", "currency": "USD",
@@ -154,7 +153,7 @@ class JobIn(BaseModel):
         return v
 
 
-class ChangeLineIn(BaseModel):
+class ChangeLineIn(Model):
     """One line of a change order (R15): an existing ``line_id`` with what changes, or a new line
     (``item_code``, ``quantity`` and ``unit_price`` required). Quantity ``"0"`` removes a line's scope."""
 
@@ -167,7 +166,7 @@ class ChangeLineIn(BaseModel):
     tax_code: TaxCode | None = None  # R16: a new line's tax code (an existing line's cannot change)
 
 
-class ChangeOrderIn(BaseModel):
+class ChangeOrderIn(Model):
     """R15: change a job's lines; ``date`` defaults to today's business date."""
 
     model_config = _strict({"date": "2026-12-01", "reason": "Customer added a second floor",
@@ -185,7 +184,7 @@ class ChangeOrderIn(BaseModel):
         return v
 
 
-class VoidIn(BaseModel):
+class VoidIn(Model):
     """R14: void an invoice by a credit note; ``void_date`` defaults to today's business date."""
 
     model_config = _strict({"reason": "Billed the wrong amount", "void_date": "2026-12-01"})
@@ -193,7 +192,7 @@ class VoidIn(BaseModel):
     void_date: Date | None = None
 
 
-class _Heading(BaseModel):
+class _Heading(Model):
     """What every invoice request may name: its date (default: today's business date), title, description."""
 
     model_config = _STRICT
@@ -222,7 +221,7 @@ class RecordIn(_Heading):
         return self
 
 
-class RecordPatchIn(BaseModel):
+class RecordPatchIn(Model):
     """R21: what may change on a pending record; fields left out keep their value. At most one of
     ``amount`` or ``percent``: either replaces the other (a percent is turned into its amount again)."""
 
@@ -249,21 +248,21 @@ class FinalIn(_Heading):
     model_config = _strict({"invoice_date": "2026-12-31", "title": "Final invoice"})
 
 
-class AccountsIn(BaseModel):
+class AccountsIn(Model):
     model_config = _STRICT
     receivable: AccountCode | None = None
     customer_deposits: AccountCode | None = None
     revenue: AccountCode | None = None
 
 
-class AccountNamesIn(BaseModel):
+class AccountNamesIn(Model):
     model_config = _STRICT
     receivable: AccountName | None = None
     customer_deposits: AccountName | None = None
     revenue: AccountName | None = None
 
 
-class ActorIn(BaseModel):
+class ActorIn(Model):
     """An author as ``GET /settings`` shows it (``updated_by``): sent back, it is ignored."""
 
     model_config = _STRICT
@@ -283,7 +282,7 @@ def _rate(value: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-class TaxCodeIn(BaseModel):
+class TaxCodeIn(Model):
     """R16: one tax code: its name, its rate (a percent, up to 4 decimals) and its account."""
 
     model_config = _STRICT
@@ -292,7 +291,7 @@ class TaxCodeIn(BaseModel):
     account: AccountCode
 
 
-class CompanyIn(BaseModel):
+class CompanyIn(Model):
     """The issuer shown on invoice documents; fields left out keep their value."""
 
     model_config = _STRICT
@@ -301,7 +300,7 @@ class CompanyIn(BaseModel):
     tax_id: Annotated[str, Field(max_length=L.TAX_ID_MAX)] | None = None
 
 
-class SettingsIn(BaseModel):
+class SettingsIn(Model):
     """``PUT /settings``: the fields sent replace the current ones; omitted fields are kept.
 
     What ``GET /settings`` returned is accepted back as it is (R20): the server-owned ``updated_at``

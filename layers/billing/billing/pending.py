@@ -15,7 +15,7 @@ from .errors import NotFound, NotPending
 from .model import Job, Record
 from .service import business_date, open_job, record_amount, with_retry
 
-if TYPE_CHECKING:  # the request model only as a type: no pydantic for the other functions
+if TYPE_CHECKING:  # the request model only as a type: the other functions never load it
     from .inputs import RecordPatchIn
 
 

@@ -13,11 +13,6 @@ import base64
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
 from . import change_orders, pending, registers, service, voids
 from .documents import (
     SEGMENTS,
@@ -47,6 +42,7 @@ from .documents import (
     Voided,
 )
 from .http import Role, actor, declare_role, idempotent, json_response, kind_of
+from .http.router import Body, OpenAPIResponse, Path, Query, Response, Router
 from .inputs import ChangeOrderIn, FinalIn, JobIn, RecordIn, RecordPatchIn, SettingsIn, VoidIn
 from .limits import ID_MAX, ID_PATTERN, NEXT_TOKEN_MAX
 
@@ -154,7 +150,7 @@ def job_route(
     "progress billing",
     role=Role.CLERK,
 )
-def create_progress_billing(job_id: PathId, body: RecordIn) -> Response[str]:
+def create_progress_billing(job_id: PathId, body: RecordIn) -> Response:
     """Create a progress billing record on {a_kind} (R1, R2, R4, R6)"""
     kind = kind_of(progress)
     body_sent = progress.current_event.json_body
@@ -173,7 +169,7 @@ def create_progress_billing(job_id: PathId, body: RecordIn) -> Response[str]:
     "invoices",
     role=Role.CLERK,
 )
-def create_final_invoice(job_id: PathId, body: Annotated[FinalIn | None, Body()] = None) -> Response[str]:
+def create_final_invoice(job_id: PathId, body: Annotated[FinalIn | None, Body()] = None) -> Response:
     """Create the {kind}'s final revenue-recognition invoice (R7)"""
     kind = kind_of(final)
     request = body or FinalIn()
@@ -187,7 +183,7 @@ def create_final_invoice(job_id: PathId, body: Annotated[FinalIn | None, Body()]
 
 
 @job_route(api, "POST", "", responses(201, JobDoc, "The job registered", 400, 409, 422, 503), "jobs", role=Role.CLERK)
-def register_job(body: JobIn) -> Response[str]:
+def register_job(body: JobIn) -> Response:
     """Register {a_kind}"""
     kind = kind_of(api)
     body_sent = api.current_event.json_body
@@ -200,13 +196,13 @@ def list_jobs(
     status: Annotated[Literal["open", "finalized"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Annotated[str | None, Query(max_length=NEXT_TOKEN_MAX)] = None,
-) -> Response[str]:
+) -> Response:
     """List {kind}s (optionally by status), paged"""
     return json_response(service.list_jobs(kind_of(api), JobStatus(status) if status else None, limit, next_token))
 
 
 @job_route(api, "GET", "/<job_id>", responses(200, JobDoc, "The job", 404), "jobs")
-def get_job(job_id: PathId) -> Response[str]:
+def get_job(job_id: PathId) -> Response:
     """One {kind} with its billing summary"""
     return json_response(service.get_job(kind_of(api), job_id).to_api())
 
@@ -214,7 +210,7 @@ def get_job(job_id: PathId) -> Response[str]:
 @job_route(
     api, "GET", "/<job_id>/progress-billings", responses(200, RecordList, "The records", 404), "progress billing"
 )
-def list_records(job_id: PathId) -> Response[str]:
+def list_records(job_id: PathId) -> Response:
     """The {kind}'s progress billing records"""
     return json_response({"items": service.job_partition(kind_of(api), job_id).records})
 
@@ -227,7 +223,7 @@ def list_records(job_id: PathId) -> Response[str]:
     "progress billing",
     role=Role.CLERK,
 )
-def cancel_record(job_id: PathId, record_id: PathId) -> Response[str]:
+def cancel_record(job_id: PathId, record_id: PathId) -> Response:
     """Cancel a pending record of {a_kind} (R12)"""
     return json_response(pending.cancel_record(kind_of(api), job_id, record_id, by=actor(api)))
 
@@ -240,7 +236,7 @@ def cancel_record(job_id: PathId, record_id: PathId) -> Response[str]:
     "progress billing",
     role=Role.CLERK,
 )
-def edit_record(job_id: PathId, record_id: PathId, body: RecordPatchIn) -> Response[str]:
+def edit_record(job_id: PathId, record_id: PathId, body: RecordPatchIn) -> Response:
     """Edit a pending record of {a_kind} (R21)"""
     return json_response(pending.edit_record(kind_of(api), job_id, record_id, body, by=actor(api)))
 
@@ -253,19 +249,19 @@ def edit_record(job_id: PathId, record_id: PathId, body: RecordPatchIn) -> Respo
     "progress billing",
     role=Role.CLERK,
 )
-def retry_record(job_id: PathId, record_id: PathId) -> Response[str]:
+def retry_record(job_id: PathId, record_id: PathId) -> Response:
     """Put a failed record of {a_kind} back in the schedule (R21)"""
     return json_response(pending.retry_record(kind_of(api), job_id, record_id, by=actor(api)))
 
 
 @job_route(api, "GET", "/<job_id>/invoices", responses(200, InvoiceList, "The invoices", 404), "invoices")
-def list_invoices(job_id: PathId) -> Response[str]:
+def list_invoices(job_id: PathId) -> Response:
     """The {kind}'s invoices"""
     return json_response({"items": service.job_partition(kind_of(api), job_id).invoices})
 
 
 @job_route(api, "GET", "/<job_id>/ledger", responses(200, EntryList, "The journal entries", 404), "ledger")
-def list_journal_entries(job_id: PathId) -> Response[str]:
+def list_journal_entries(job_id: PathId) -> Response:
     """The {kind}'s journal entries"""
     return json_response({"items": service.job_partition(kind_of(api), job_id).entries})
 
@@ -278,7 +274,7 @@ def list_journal_entries(job_id: PathId) -> Response[str]:
     "change orders",
     role=Role.CLERK,
 )
-def create_change_order(job_id: PathId, body: ChangeOrderIn) -> Response[str]:
+def create_change_order(job_id: PathId, body: ChangeOrderIn) -> Response:
     """Change the lines of {a_kind} (R15)"""
     kind = kind_of(api)
     body_sent = api.current_event.json_body
@@ -299,13 +295,13 @@ def list_change_orders(
     job_id: PathId,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     next_token: Annotated[str | None, Query(max_length=NEXT_TOKEN_MAX)] = None,
-) -> Response[str]:
+) -> Response:
     """The {kind}'s change orders, CO-1 first, paged (R15)"""
     return json_response(change_orders.list_change_orders(kind_of(api), job_id, limit, next_token))
 
 
 @route(api, "GET", "/orders/<job_id>/shipments", responses(200, ShipmentList, "The shipments", 404), "shipments")
-def list_order_shipments(job_id: PathId) -> Response[str]:
+def list_order_shipments(job_id: PathId) -> Response:
     """The order's shipments (R8)"""
     return json_response({"items": service.job_partition(Kind.ORDER, job_id).shipments})
 
@@ -314,7 +310,7 @@ def list_order_shipments(job_id: PathId) -> Response[str]:
 
 
 @route(api, "GET", "/invoices/<invoice_id>", responses(200, InvoiceDoc, "The invoice", 404), "invoices")
-def get_invoice(invoice_id: PathId) -> Response[str]:
+def get_invoice(invoice_id: PathId) -> Response:
     """One invoice"""
     return json_response(service.get_invoice(invoice_id))
 
@@ -327,7 +323,7 @@ def get_invoice(invoice_id: PathId) -> Response[str]:
     "invoices",
     role=Role.ADMIN,
 )
-def void_invoice(invoice_id: PathId, body: VoidIn) -> Response[str]:
+def void_invoice(invoice_id: PathId, body: VoidIn) -> Response:
     """Void an invoice by a credit note (R14; group billing-admins)"""
     body_sent = api.current_event.json_body
     by = actor(api)
@@ -335,13 +331,13 @@ def void_invoice(invoice_id: PathId, body: VoidIn) -> Response[str]:
 
 
 @route(api, "GET", "/ledger/trial-balance", responses(200, TrialBalanceDoc, "The trial balance"), "ledger")
-def get_trial_balance() -> Response[str]:
+def get_trial_balance() -> Response:
     """Balances per account and currency"""
     return json_response(service.trial_balance())
 
 
 @route(api, "GET", "/settings", responses(200, SettingsDoc, "The settings"), "settings")
-def get_settings() -> Response[str]:
+def get_settings() -> Response:
     """Settings"""
     return json_response(service.get_settings().to_api())
 
@@ -354,7 +350,7 @@ def get_settings() -> Response[str]:
     "settings",
     role=Role.ADMIN,
 )
-def put_settings(body: SettingsIn) -> Response[str]:
+def put_settings(body: SettingsIn) -> Response:
     """Change settings (group billing-admins; a stale version is 409 CONFLICT)"""
     return json_response(service.put_settings(body, actor(api)).to_api())
 
@@ -383,7 +379,7 @@ def list_invoice_register(
     customer_id: Annotated[str | None, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     next_token: Token = None,
-) -> Response[str]:
+) -> Response:
     """The invoice register across jobs: by invoice date (from, to), type, status, customer (R18)"""
     return json_response(
         registers.invoice_register(
@@ -416,7 +412,7 @@ def list_ledger_entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Token = None,
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
-) -> Response[str]:
+) -> Response:
     """The journal across jobs, by date (from, to), as JSON or CSV (R18)"""
     page = registers.journal(from_, to, limit, next_token)
     if not registers.wants_csv(format, api.current_event.headers.get("accept")):
@@ -429,7 +425,7 @@ def list_ledger_entries(
 def list_automation_runs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Token = None,
-) -> Response[str]:
+) -> Response:
     """The automation's recent runs, newest first (R18)"""
     return json_response(registers.automation_runs(limit, next_token))
 
@@ -439,7 +435,7 @@ def list_automation_runs(
 PDF_TYPE = "application/pdf"
 # Draws the PDF of an invoice and its issuer. fpdf2 is functions/invoice_pdf's own requirement (no
 # other function loads it), so that function passes its drawing function to this route, per request,
-# as Powertools' router context: ``app.append_context(render=...)``.
+# as the router's context: ``app.append_context(render=...)``.
 Render = Callable[[InvoiceDoc, CompanyDoc], bytes]
 
 
@@ -455,14 +451,13 @@ def _pdf_responses() -> dict[int, OpenAPIResponse]:
 
 
 @route(document, "GET", "/invoices/<invoice_id>/pdf", _pdf_responses(), "invoices")
-def get_invoice_pdf(invoice_id: PathId) -> Response[str]:
+def get_invoice_pdf(invoice_id: PathId) -> Response:
     """One invoice as a PDF document (R18)"""
     invoice, company = service.invoice_document(invoice_id)
     render: Render = document.context["render"]
     answer = Response(
         status_code=200,
         content_type=PDF_TYPE,
-        # base64 text, not bytes: Powertools validates a body against the return type as text
         body=base64.b64encode(render(invoice, company)).decode(),
         headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
     )

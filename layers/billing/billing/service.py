@@ -62,7 +62,7 @@ from .money import (
 )
 from .tax import UNTAXED, Rate
 
-if TYPE_CHECKING:  # the request models (pydantic) are the HTTP functions' business, not the automation's
+if TYPE_CHECKING:  # the request models are the HTTP functions' business, not the automation's
     from .inputs import FinalIn, JobIn, RecordIn, SettingsIn
 
 T = TypeVar("T")

@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from . import books, store
 from .dates import now_iso
 from .documents import (
@@ -47,6 +45,7 @@ from .limits import ID_MAX, ID_PATTERN, LINES_PER_SHIPMENT
 from .money import QUANTITY_DECIMALS, parse_decimal
 from .observability import logger
 from .service import with_retry
+from .validate import Field, Model, ValidationError
 
 MAX_BODY_BYTES = 256 * 1024  # SQS's own maximum: a larger body cannot be a warehouse message
 DETAIL_MAX = 2000  # characters of ``detail`` (validation errors, what the sanitized copy leaves out)
@@ -58,14 +57,12 @@ _FIELD_MAX = {"order_id": ID_MAX, "ship_date": 32, "line_id": ID_MAX, "quantity"
 _ID = re.compile(ID_PATTERN)
 
 
-class ShippedLineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class ShippedLineIn(Model):
     line_id: Id
     quantity: Quantity
 
 
-class ShipmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class ShipmentIn(Model):
     shipment_id: Id
     order_id: Id
     ship_date: Date
@@ -211,7 +208,7 @@ def _read(msg: dict[str, Any], refused: list[str]) -> _Read:
 
 
 def _invalid_detail(e: ValidationError, problems: list[str]) -> str:
-    errors = e.errors(include_url=False, include_input=False)
+    errors = e.errors()
     said = [f"{'.'.join(_text(str(p), 64) for p in err['loc'])}: {_text(err['msg'], 200)}" for err in errors]
     if len(said) > ERRORS_LISTED:
         said = [*said[:ERRORS_LISTED], f"(+{len(said) - ERRORS_LISTED} more errors)"]

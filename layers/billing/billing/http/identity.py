@@ -6,15 +6,13 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from ..documents import KIND_OF_SEGMENT, Actor, Kind
 from ..errors import Forbidden, NotFound
+from .router import Router
 
 ADMIN_GROUP = "billing-admins"
 CLERK_GROUP = "billing-clerks"
-Resolver = APIGatewayHttpResolver | Router
+Resolver = Router  # what a route reads its request from
 
 
 class Role(StrEnum):
@@ -86,7 +84,7 @@ def actor(app: Resolver) -> Actor:
 
 
 def route_key(method: str, path: str) -> str:
-    """API Gateway's route key of a Powertools route: ``/orders/<job_id>`` -> ``GET /orders/{job_id}``."""
+    """API Gateway's route key of a route: ``/orders/<job_id>`` -> ``GET /orders/{job_id}``."""
     return f"{method.upper()} {path.replace('<', '{').replace('>', '}')}"
 
 

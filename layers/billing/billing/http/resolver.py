@@ -1,7 +1,7 @@
-"""The resolver factory, and the one place where errors become the error shape of docs/rules.md.
+"""The resolver, and the one place where errors become the error shape of docs/rules.md.
 
 Each HTTP function builds its resolver with ``make_app`` from the routers it serves
-(``billing.routes``), so all three share the same error mapping, authentication and idempotency.
+(``billing.routes``), so all of them share the same error mapping, authentication and idempotency.
 """
 
 from __future__ import annotations
@@ -9,13 +9,6 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
 
 from ..config import ConfigurationError
 from ..errors import (
@@ -32,18 +25,14 @@ from ..errors import (
 from ..limits import BODY_CHARS_MAX, JSON_DEPTH_MAX, JSON_NUMBER_MAX
 from ..observability import logger
 from .identity import authorize, claims_of
+from .router import Invalid, Request, Response, Route, Router, arguments
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps(body, separators=(",", ":")),
-        headers=headers,
-    )
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, "application/json", json.dumps(body, separators=(",", ":")), headers)
 
 
-def error_response(err: BillingError, headers: dict[str, str] | None = None) -> Response[str]:
+def error_response(err: BillingError, headers: dict[str, str] | None = None) -> Response:
     return json_response(err.body(), err.status, headers)
 
 
@@ -55,72 +44,79 @@ def _field(loc: Any) -> str:
     return out or "body"
 
 
-def _validation_error(exc: RequestValidationError) -> Response[str]:
-    errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(BadRequest("the request body is not valid JSON"))
-    details = [
-        {"field": _field(e.get("loc")), "message": str(e.get("msg", "")).removeprefix("Value error, ")} for e in errors
-    ]
+def validation_error(errors: list[dict[str, Any]]) -> Response:
+    """422 ``VALIDATION_ERROR``, each problem naming its field (``lines[0].quantity``, ``limit``)."""
+    details = [{"field": _field(e.get("loc")), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
+               for e in errors]  # fmt: skip
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
     return error_response(ValidationFailed(message, details))
 
 
-def make_app(*routers: Router) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
-    for router in routers:
-        app.include_router(router)
-
-    @app.exception_handler(BillingError)
-    def _billing_error(exc: BillingError) -> Response[str]:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    def _invalid(exc: RequestValidationError) -> Response[str]:
-        return _validation_error(exc)
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def _not_json(exc: RequestUnsupportedContentType) -> Response[str]:  # ``handle`` refuses these first
-        return error_response(UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)"))
-
-    @app.exception_handler(Conflict)
-    def _busy(exc: Conflict) -> Response[str]:
+def _answer_error(exc: Exception) -> Response:
+    if isinstance(exc, Invalid):
+        return validation_error(exc.errors)
+    if isinstance(exc, Conflict):
         logger.warning("gave up after concurrent changes", extra={"reason": str(exc)})
         return error_response(Busy("the job is being changed by other requests; retry shortly"), {"Retry-After": "1"})
-
-    @app.exception_handler(ConfigurationError)
-    def _misconfigured(exc: ConfigurationError) -> Response[str]:
+    if isinstance(exc, BillingError):
+        return error_response(exc)
+    if isinstance(exc, ConfigurationError):
         # The deployment is broken, not the request: no retry will help until it is fixed.
         logger.critical("the function is misconfigured", extra={"reason": str(exc)})
         return error_response(InternalError("the service is misconfigured; the request changed nothing"))
-
-    @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response[str]:
-        # A fault of ours or of AWS, never of the request: logged with its trace, nothing half-written
-        # (every change is one transaction), safe to retry.
-        logger.exception("unexpected error")
-        return error_response(InternalError("internal error; the request changed nothing and can be retried"))
-
-    @app.not_found
-    def _not_found(exc: Exception) -> Response[str]:
-        return error_response(NotFound(f"no route {app.current_event.http_method} {app.current_event.path}"))
-
-    return app
+    # A fault of ours or of AWS, never of the request: logged with its trace, nothing half-written
+    # (every change is one transaction), safe to retry.
+    logger.exception("unexpected error")
+    return error_response(InternalError("internal error; the request changed nothing and can be retried"))
 
 
-def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+class App:
+    """The resolver of one HTTP function: the routes of its routers, answered one request at a time."""
+
+    def __init__(self, *routers: Router) -> None:
+        self.routers = routers
+        self._owner: list[tuple[Route, Router]] = [(r, router) for router in routers for r in router.routes]
+        self.current_event = Request({})
+        self.lambda_context: Any = None
+        self.context: dict[str, Any] = {}
+
+    def append_context(self, **values: Any) -> None:
+        """What the routes read as ``router.context`` during the next request (cleared after it)."""
+        self.context.update(values)
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = self.current_event = Request(event)
+        self.lambda_context = context
+        try:
+            return self._answer(request).event()
+        finally:
+            self.context = {}
+
+    def _answer(self, request: Request) -> Response:
+        for route, router in self._owner:
+            match = route.regex.match(request.path) if route.method == request.http_method else None
+            if match is None:
+                continue
+            router.current_event, router.lambda_context, router.context = request, self.lambda_context, self.context
+            try:
+                return route.fn(**arguments(route, request, match.groupdict()))
+            except Exception as exc:  # every error of a request is answered in the error shape
+                return _answer_error(exc)
+        return error_response(NotFound(f"no route {request.http_method} {request.path}"))
+
+
+def make_app(*routers: Router) -> App:
+    return App(*routers)
+
+
+def handle(app: App, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one HTTP API event, after the checks that come before any route's own validation, in
     the contract's order: 401 (no claims), 403 (the route's role, R20), then what the body is (415 not
     JSON, 400 nested deeper than any body of the contract); then the route validates its parameters and
     body (400/422)."""
     refused = refusal(event)
     if refused is not None:
-        return {
-            "statusCode": refused.status,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(refused.body(), separators=(",", ":")),
-            "isBase64Encoded": False,
-        }
+        return error_response(refused).event()
     return app.resolve(event, context)
 
 
@@ -155,9 +151,6 @@ def _body_refusal(event: dict[str, Any]) -> BillingError | None:
             "the request body must be JSON sent as Content-Type: application/json",
             [{"field": "Content-Type", "message": "must be application/json"}],
         )
-    # Powertools reads a body only under exactly "application/json": say it so (APPLICATION/JSON,
-    # application/vnd.api+json and a charset are the same JSON).
-    headers["content-type"] = "application/json"
     problem = body_problem(str(body))
     if problem is not None:
         message, limit = problem

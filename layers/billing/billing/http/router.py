@@ -1,0 +1,256 @@
+"""The HTTP API's own resolver: routes, their parameters, and the request and response of API Gateway
+HTTP API (payload 2.0), without Powertools' event handler on the request path (docs/benchmarks.md:
+it and its OpenAPI validation cost a cold start more than the whole of this module).
+
+A route is a function registered on a ``Router`` with its method, path (``/orders/<job_id>``) and what
+the OpenAPI document says of it (``billing.http.openapi`` builds that document from these same
+declarations, through Powertools, at build time). Its parameters say where their values come from:
+``Annotated[str, Path(...)]``, ``Annotated[int, Query(ge=1)]``, or a request model (the body). They are
+checked on each request before the route runs: every problem is collected, each naming its field, and
+answered 422 ``VALIDATION_ERROR`` by ``billing.http.resolver``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+from ..errors import BadRequest
+from ..validate import ValidationError, strict_pattern
+
+# What may stand for a path parameter: as Powertools matches it (RFC 3986's unreserved and sub-delims,
+# and what API Gateway passes through), so that an id the pattern refuses is a 422, not a 404.
+_SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
+_PARAM = re.compile(r"<(\w+)>")
+_INT = re.compile(r"[+-]?[0-9]{1,18}")
+# What an operation's responses say (OpenAPI's Response Object, a model standing for a schema).
+OpenAPIResponse = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Param:
+    """Where a parameter comes from and what it must be (the subset of OpenAPI's constraints the
+    routes use); ``openapi`` passes the same keywords to Powertools' ``Path``/``Query``/``Body``."""
+
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    ge: int | None = None
+    le: int | None = None
+    alias: str | None = None
+    examples: list[Any] | None = None
+
+    where: typing.ClassVar[str] = ""
+
+    def keywords(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+class Path(Param):
+    where = "path"
+
+
+class Query(Param):
+    where = "query"
+
+
+class Body(Param):
+    where = "body"
+
+
+class Invalid(Exception):
+    """What is wrong with a request's parameters or body: ``billing.validate``'s errors (``loc``, ``msg``)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class Response:
+    """An HTTP answer; ``event()`` is what the function returns to API Gateway."""
+
+    status_code: int
+    content_type: str
+    body: str
+    headers: dict[str, str] | None = None
+    base64_encoded: bool = False
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status_code,
+            "body": self.body,
+            "isBase64Encoded": self.base64_encoded,
+            "headers": {"Content-Type": self.content_type, **(self.headers or {})},
+            "cookies": [],
+        }
+
+
+class Request:
+    """The request being answered, read from the event as the routes need it."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.raw_event = event
+        self.headers: dict[str, str] = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+        http = (event.get("requestContext") or {}).get("http") or {}
+        self.http_method = str(http.get("method") or "").upper()
+        self.path = str(event.get("rawPath") or http.get("path") or "/")
+        self.query_string_parameters: dict[str, str] = event.get("queryStringParameters") or {}
+        self._body: Any = _UNREAD
+
+    @property
+    def body(self) -> str | None:
+        return self.raw_event.get("body")
+
+    @property
+    def json_body(self) -> Any:
+        """The body as JSON (None without a body); 400 ``BAD_REQUEST`` when it is not JSON."""
+        if self._body is _UNREAD:
+            text = self.body
+            try:
+                self._body = json.loads(text) if text else None
+            except ValueError:
+                raise BadRequest("the request body is not valid JSON") from None
+        return self._body
+
+
+_UNREAD = object()
+
+
+@dataclass
+class Route:
+    """One operation: what it answers and what the OpenAPI document says of it."""
+
+    method: str
+    path: str
+    fn: Callable[..., Response]
+    summary: str
+    operation_id: str
+    tags: list[str]
+    responses: dict[int, Any]
+    regex: re.Pattern[str] = field(init=False)
+    _params: list[_Spec] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.regex = re.compile("^" + _PARAM.sub(lambda m: f"(?P<{m[1]}>{_SEGMENT})", self.path) + "$")
+
+    def params(self) -> list[_Spec]:
+        """The function's parameters, read from its annotations when the route is first called."""
+        if self._params is None:
+            hints = typing.get_type_hints(self.fn, include_extras=True)
+            self._params = [_spec(p, hints[p.name]) for p in inspect.signature(self.fn).parameters.values()]
+        return self._params
+
+
+class Router:
+    """Routes of one function; ``current_event``, ``lambda_context`` and ``context`` are the request's
+    while it is answered (``App`` sets them)."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self.current_event: Request = Request({})
+        self.lambda_context: Any = None
+        self.context: dict[str, Any] = {}
+
+    def route(self, path: str, method: str, **how: Any) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        def register(fn: Callable[..., Response]) -> Callable[..., Response]:
+            self.routes.append(Route(method.upper(), path, fn, **how))
+            return fn
+
+        return register
+
+
+@dataclass
+class _Spec:
+    name: str
+    where: str  # "path", "query" or "body"
+    key: str  # the name in the request (a query parameter's alias)
+    base: Any  # the type, without ``None`` and the metadata
+    optional: bool  # None is a value
+    default: Any  # inspect.Parameter.empty: required
+    param: Param
+
+
+def _spec(p: inspect.Parameter, hint: Any) -> _Spec:
+    base, meta = hint, ()  # type: tuple[Any, tuple[Any, ...]]
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *rest = typing.get_args(hint)
+        meta = tuple(rest)
+    param = next((m for m in meta if isinstance(m, Param)), Body())
+    args = typing.get_args(base)
+    optional = typing.get_origin(base) in (Union, types.UnionType) and type(None) in args
+    if optional:
+        (base,) = [a for a in args if a is not type(None)]
+    return _Spec(p.name, param.where, param.alias or p.name, base, optional, p.default, param)
+
+
+def arguments(route: Route, request: Request, path_values: dict[str, str]) -> dict[str, Any]:
+    """The route function's arguments from the request, or ``Invalid`` naming every bad one."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for spec in route.params():
+        if spec.where == "body":
+            raw = request.json_body
+            sent = raw is not None
+        else:
+            source = path_values if spec.where == "path" else request.query_string_parameters
+            sent = spec.key in source
+            raw = source.get(spec.key)
+        loc: tuple[Any, ...] = (spec.where, spec.key)
+        if not sent:
+            if spec.default is inspect.Parameter.empty:
+                errors.append({"loc": (spec.where,) if spec.where == "body" else loc, "msg": "Field required"})
+            else:
+                values[spec.name] = spec.default
+            continue
+        try:
+            values[spec.name] = _body(spec, raw) if spec.where == "body" else _scalar(spec, str(raw), loc)
+        except Invalid as e:
+            errors += e.errors
+    if errors:
+        raise Invalid(errors)
+    return values
+
+
+def _body(spec: _Spec, raw: Any) -> Any:
+    try:
+        return spec.base.model_validate(raw)
+    except ValidationError as e:
+        raise Invalid([{"loc": ("body", *err["loc"]), "msg": err["msg"]} for err in e.errors()]) from None
+
+
+def _scalar(spec: _Spec, text: str, loc: tuple[Any, ...]) -> Any:
+    """A path or query value as its type (str, int or one of a Literal's strings), with the messages
+    of ``billing.validate``, so that the answer reads as every other validation error does."""
+    base, p = spec.base, spec.param
+
+    def bad(msg: str) -> Invalid:
+        return Invalid([{"loc": loc, "msg": msg}])
+
+    if typing.get_origin(base) is Literal:
+        choices = [f"'{c}'" for c in typing.get_args(base)]
+        if text not in typing.get_args(base):
+            raise bad(f"Input should be {' or '.join(filter(None, [', '.join(choices[:-1]), choices[-1]]))}")
+        return text
+    if base is int:
+        if not _INT.fullmatch(text.strip()):
+            raise bad("Input should be a valid integer, unable to parse string as an integer")
+        number = int(text)
+        if p.ge is not None and number < p.ge:
+            raise bad(f"Input should be greater than or equal to {p.ge}")
+        if p.le is not None and number > p.le:
+            raise bad(f"Input should be less than or equal to {p.le}")
+        return number
+    if p.min_length is not None and len(text) < p.min_length:
+        raise bad(f"String should have at least {p.min_length} character{'s' if p.min_length != 1 else ''}")
+    if p.max_length is not None and len(text) > p.max_length:
+        raise bad(f"String should have at most {p.max_length} character{'s' if p.max_length != 1 else ''}")
+    if p.pattern is not None and not strict_pattern(p.pattern).search(text):
+        raise bad(f"String should match pattern '{p.pattern}'")
+    return text
