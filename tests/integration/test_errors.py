@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 import pytest
 
 from local.fixtures import CLERK, order_body
@@ -99,6 +102,36 @@ def test_invalid_job_is_422_naming_the_field(client, body, field):
     err = _error(client.post("/orders", body), 422, "VALIDATION_ERROR")
     assert field in _fields(err)
     assert table_snapshot() == []
+
+
+@pytest.mark.parametrize(
+    "path,text,field",
+    [
+        ("/orders", None, "customer_name"),
+        ("/orders/SO-1001/progress-billings", '{"amount": "1.00", "title": "\\ud800"}', "title"),
+        ("/orders/SO-1001/change-orders", '{"reason": "\\udfff", "lines": [{"line_id": "1", "quantity": "2"}]}',
+         "reason"),
+    ],
+)  # fmt: skip
+def test_a_lone_surrogate_is_422_not_a_failed_write(client, order, path, text, field):
+    """JSON may escape half a UTF-16 pair (\\ud800): no string a document can store, so 422 naming the
+    field, before anything is written (it would fail DynamoDB's UTF-8, a 500)."""
+    if text is None:
+        text = json.dumps({**order_body("SO-2"), "customer_name": "Acme"}).replace('"Acme"', '"\\ud800"')
+    before = table_snapshot()
+    err = _error(client.post(path, raw=text), 422, "VALIDATION_ERROR")
+    assert _fields(err) == {field}
+    assert table_snapshot() == before
+
+
+@pytest.mark.parametrize("limit", ["\x1c5", "5\x1f", "5.0", "5_0", "0x5", ""])
+def test_a_limit_that_is_not_a_whole_number_is_422_naming_it(client, limit):
+    err = _error(client.get("/orders", query=urlencode({"limit": limit})), 422, "VALIDATION_ERROR")
+    assert _fields(err) == {"limit"}
+
+
+def test_a_limit_may_have_white_space_around_it(client, order):
+    assert len(client.get("/orders", query=urlencode({"limit": " 1\u00a0"})).json()["items"]) == 1
 
 
 def test_duplicate_job_is_409_and_keeps_the_first(client, order):

@@ -174,6 +174,25 @@ def test_a_transient_failure_fails_only_that_message(client, order, auto_invoice
     assert set(shipments(client, order)) == {"SH-1", "SH-2", "SH-3"}
 
 
+def test_when_every_message_fails_the_invocation_fails_and_nothing_is_recorded(client, order, monkeypatch):
+    """All failed: the function errs (its error metric and alarm see an outage, not a quiet batch of
+    failures) and SQS redelivers every message; they are recorded once DynamoDB is back."""
+    from billing.shipments import BatchFailed
+
+    real = store.read_for_change
+
+    def down(kind, job_id, shipment_id=None):
+        raise ConnectionError("DynamoDB unreachable")
+
+    monkeypatch.setattr(store, "read_for_change", down)
+    with pytest.raises(BatchFailed):
+        ship(shipment_message("SH-1"), shipment_message("SH-2"))
+    assert shipments(client, order) == {}
+    monkeypatch.setattr(store, "read_for_change", real)
+    assert ship(shipment_message("SH-1"), shipment_message("SH-2")) == {"batchItemFailures": []}
+    assert set(shipments(client, order)) == {"SH-1", "SH-2"}
+
+
 def test_through_the_template_queue_a_poison_message_ends_in_the_dlq(client, order, monkeypatch):
     """The queue and its redrive policy come from template.yaml; delivery as the event source mapping."""
     from local import sqs as local_sqs

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from billing import inputs, shipments
 from billing.http.openapi import pydantic_model
 from billing.inputs import ChangeOrderIn, JobIn, SettingsIn
 from billing.limits import ID_PATTERN
 from billing.shipments import ShipmentIn
-from billing.validate import ConfigDict, Field, Model, ValidationError, strict_pattern
+from billing.validate import ConfigDict, Field, Model, ValidationError, field_validator, strict_pattern
 from local.fixtures import order_body
 
 
@@ -39,8 +40,10 @@ def test_every_problem_is_listed_with_its_location_in_declaration_order():
 
 
 def test_a_tax_code_key_is_checked_as_a_key_and_its_value_under_the_key():
-    body = {"tax_codes": {"bad code": {"name": "VAT", "rate": "20", "account": "2200"}, "VAT5": {"name": "V"}}}
-    assert errors(SettingsIn, body) == [
+    body = {"tax_codes": {"bad code": {"name": "VAT", "rate": "x", "account": "2200"}, "VAT5": {"name": "V"}}}
+    found = errors(SettingsIn, body)
+    assert found[1] == (("tax_codes", "bad code", "rate"), 'Value error, rate must be a decimal string such as "12.50"')
+    assert found[:1] + found[2:] == [
         (("tax_codes", "bad code", "[key]"), f"String should match pattern '{ID_PATTERN}'"),
         (("tax_codes", "VAT5", "rate"), "Field required"),
         (("tax_codes", "VAT5", "account"), "Field required"),
@@ -81,6 +84,67 @@ def _currencies() -> list[str]:
     from billing.money import MINOR_UNITS
 
     return list(MINOR_UNITS)
+
+
+def test_half_a_surrogate_pair_is_not_text():
+    assert errors(JobIn, {**order_body(), "customer_name": "\ud800"}) == [
+        (("customer_name",), "Input should be a valid string, unable to parse raw data as a unicode string")
+    ]
+    assert JobIn.model_validate({**order_body(), "customer_name": "Ünïcødé 株式会社 🏗"}).customer_name.startswith("Ü")
+
+
+def _models(module: Any) -> list[type[Model]]:
+    return [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Model) and v is not Model]
+
+
+@pytest.mark.parametrize("model", [*_models(inputs), *_models(shipments)], ids=lambda m: m.__name__)
+def test_every_request_model_is_one_these_checks_can_read(model: type[Model]):
+    """Its checks are built when first used: an annotation or a validator they cannot read fails here,
+    not on a client's first request."""
+    with pytest.raises(ValidationError):
+        model.model_validate([])
+
+
+def test_a_declaration_the_checks_cannot_honour_is_refused_when_written():
+    with pytest.raises(TypeError, match="le"):
+        Field(max_length=3, le=5)
+
+    class Floaty(Model):
+        x: float
+
+    class Misnamed(Model):
+        x: str
+
+        @field_validator("y")
+        @classmethod
+        def _y(cls, v: str) -> str:
+            return v
+
+    for model in (Floaty, Misnamed):
+        with pytest.raises(TypeError):
+            model.model_validate({"x": "1"})
+
+
+def test_a_subclass_replaces_its_bases_validator_and_default():
+    class Base(Model):
+        x: str = "base"
+
+        @field_validator("x")
+        @classmethod
+        def _x(cls, v: str) -> str:
+            raise ValueError("the base's")
+
+    class Child(Base):
+        x: str  # required again
+
+        @field_validator("x")
+        @classmethod
+        def _x(cls, v: str) -> str:
+            return v.upper()
+
+    assert Child.model_validate({"x": "a"}).x == "A"
+    assert errors(Child, {}) == [(("x",), "Field required")]
+    assert errors(Base, {"x": "a"}) == [(("x",), "Value error, the base's")]
 
 
 def test_what_was_sent_is_known_and_dumped_with_the_defaults():

@@ -34,8 +34,12 @@ class Field:
     OpenAPI document says of it (``examples``, ``description``, ``json_schema_extra``)."""
 
     CONSTRAINTS = ("min_length", "max_length", "pattern", "ge")
+    SCHEMA = ("examples", "description", "json_schema_extra")
 
     def __init__(self, **keywords: Any) -> None:
+        unknown = set(keywords) - {*self.CONSTRAINTS, *self.SCHEMA}
+        if unknown:  # a constraint this module does not check must not reach the document either
+            raise TypeError(f"Field does not take {', '.join(sorted(unknown))}")
         self.keywords = keywords
         self.constraints = {k: keywords[k] for k in self.CONSTRAINTS if keywords.get(k) is not None}
 
@@ -157,8 +161,19 @@ def _fields(cls: type[Model]) -> dict[str, Any]:
 
 
 def _members(cls: type, kind: type) -> Iterable[Any]:
+    """The validators of ``kind`` the class has, by name: a subclass's replaces its base's."""
+    found: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
-        yield from (v for v in vars(klass).values() if isinstance(v, kind))
+        found.update({k: v for k, v in vars(klass).items() if isinstance(v, kind)})
+    return found.values()
+
+
+def _default(cls: type, name: str) -> Any:
+    """The default of the field ``name`` as the class that declares it last says (none: required)."""
+    for klass in cls.__mro__:
+        if name in vars(klass).get("__annotations__", {}):
+            return vars(klass).get(name, _MISSING)
+    return _MISSING
 
 
 def _model_check(cls: type[Model]) -> Check:
@@ -171,9 +186,13 @@ def _model_check(cls: type[Model]) -> Check:
 
 def _build_model_check(cls: type[Model]) -> Check:
     fields = []
-    for name, hint in _fields(cls).items():
+    declared = _fields(cls)
+    for named in _members(cls, _FieldCheck):
+        if set(named.names) - set(declared):
+            raise TypeError(f"{cls.__name__}: a field validator names no field: {named.names}")
+    for name, hint in declared.items():
         field_checks = [c.fn for c in _members(cls, _FieldCheck) if name in c.names]
-        fields.append((name, _check(hint), getattr(cls, name, _MISSING), field_checks))
+        fields.append((name, _check(hint), _default(cls, name), field_checks))
     model_checks = [c.fn for c in _members(cls, _ModelCheck)]
     names = {name for name, *_ in fields}
 
@@ -205,7 +224,8 @@ def _build_model_check(cls: type[Model]) -> Check:
             if name not in values:
                 setattr(model, name, default)
         for validator in model_checks:
-            if _run(validator, model, loc, errors) is _BAD:
+            model = _run(validator, model, loc, errors)
+            if model is _BAD:
                 return _BAD
         return model
 
@@ -222,6 +242,8 @@ def _run(fn: Callable[[Any], Any], value: Any, loc: Loc, errors: list[dict[str, 
         return fn(value)
     except ValueError as e:
         return _error(errors, "value_error", loc, f"Value error, {e}")
+    except AssertionError as e:
+        return _error(errors, "assertion_error", loc, f"Assertion failed, {e}")
 
 
 _TYPES: dict[Any, tuple[Callable[[Any], bool], str, str]] = {
@@ -253,7 +275,10 @@ def _check(hint: Any, constraints: dict[str, Any] | None = None) -> Check:
 
         return after
     if origin in (Union, types.UnionType):
-        (present,) = [a for a in args if a is not type(None)]
+        present_types = [a for a in args if a is not type(None)]
+        if len(present_types) != 1 or len(args) != 2:
+            raise TypeError(f"billing.validate checks X | None only, not {hint!r}")
+        (present,) = present_types
         some = _check(present, constraints)
         return lambda value, loc, errors: None if value is None else some(value, loc, errors)
     limits = constraints or {}
@@ -264,12 +289,17 @@ def _check(hint: Any, constraints: dict[str, Any] | None = None) -> Check:
                       _dict_items(_check(args[0]), _check(args[1])), limits)  # fmt: skip
     if isinstance(hint, type) and issubclass(hint, Model):
         return _model_check(hint)
+    if hint not in _TYPES:
+        raise TypeError(f"billing.validate does not check {hint!r}")
     is_type, kind, message = _TYPES[hint]
     rules = _scalar_rules(limits)
+    text = hint is str
 
     def scalar(value: Any, loc: Loc, errors: list[dict[str, Any]]) -> Any:
         if not is_type(value):
             return _error(errors, kind, loc, message)
+        if text and not value.isascii() and not _encodable(value):  # a lone surrogate ("\ud800")
+            return _error(errors, "string_unicode", loc, _NOT_UNICODE)
         for rule in rules:
             problem = rule(value)
             if problem:
@@ -277,6 +307,17 @@ def _check(hint: Any, constraints: dict[str, Any] | None = None) -> Check:
         return value
 
     return scalar
+
+
+_NOT_UNICODE = "Input should be a valid string, unable to parse raw data as a unicode string"
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _plural(n: int, what: str) -> str:
@@ -316,7 +357,8 @@ def _dict_items(key: Check, item: Check) -> Check:
     def items(value: dict[Any, Any], loc: Loc, errors: list[dict[str, Any]]) -> Any:
         out = {}
         for k, v in value.items():
-            out[key(k, (*loc, k, "[key]"), errors)] = item(v, (*loc, k), errors)
+            checked = key(k, (*loc, k, "[key]"), errors)  # the key first, as its problems are listed
+            out[checked] = item(v, (*loc, k), errors)
         return _BAD if _BAD in out or any(v is _BAD for v in out.values()) else out
 
     return items

@@ -29,6 +29,11 @@ from ..validate import ValidationError, strict_pattern
 _SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
 _PARAM = re.compile(r"<(\w+)>")
 _INT = re.compile(r"[+-]?[0-9]{1,18}")
+# Unicode's White_Space, what pydantic trims around a number (Python's ``strip()`` also takes \x1c-\x1f)
+_WHITE_SPACE = (
+    " \t\n\x0b\x0c\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 # What an operation's responses say (OpenAPI's Response Object, a model standing for a schema).
 OpenAPIResponse = dict[str, Any]
 
@@ -100,7 +105,7 @@ class Request:
         self.headers: dict[str, str] = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
         http = (event.get("requestContext") or {}).get("http") or {}
         self.http_method = str(http.get("method") or "").upper()
-        self.path = str(event.get("rawPath") or http.get("path") or "/")
+        self.path = _without_stage(str(event.get("rawPath") or http.get("path") or "/"), event)
         self.query_string_parameters: dict[str, str] = event.get("queryStringParameters") or {}
         self._body: Any = _UNREAD
 
@@ -121,6 +126,15 @@ class Request:
 
 
 _UNREAD = object()
+
+
+def _without_stage(path: str, event: dict[str, Any]) -> str:
+    """The path the routes are written for: a named stage's prefix (``/prod/orders``) removed, as
+    API Gateway's ``$default`` stage has none."""
+    stage = str((event.get("requestContext") or {}).get("stage") or "$default")
+    if stage != "$default" and path.startswith(f"/{stage}/"):
+        return path[len(stage) + 1 :]
+    return path
 
 
 @dataclass
@@ -239,9 +253,10 @@ def _scalar(spec: _Spec, text: str, loc: tuple[Any, ...]) -> Any:
             raise bad(f"Input should be {' or '.join(filter(None, [', '.join(choices[:-1]), choices[-1]]))}")
         return text
     if base is int:
-        if not _INT.fullmatch(text.strip()):
+        digits = text.strip(_WHITE_SPACE)
+        if not _INT.fullmatch(digits):
             raise bad("Input should be a valid integer, unable to parse string as an integer")
-        number = int(text)
+        number = int(digits)
         if p.ge is not None and number < p.ge:
             raise bad(f"Input should be greater than or equal to {p.ge}")
         if p.le is not None and number > p.le:
