@@ -229,11 +229,15 @@ def run_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Per target: medians (min, max) of each timing, and the paired ratios to the floor."""
-    floor = samples[FLOOR]
+def summarize(
+    samples: dict[str, list[dict[str, Any]]], floors: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """Per target: medians (min, max) of each timing, and the ratios to the floor paired run by run:
+    ``floors[target][i]`` is the floor run just before the target's ``i``-th (default: the floor's own
+    ``i``-th run)."""
     rows = {}
     for target, outs in samples.items():
+        floor = (floors or {}).get(target) or samples[FLOOR]
         rows[target] = {
             "first_event": TARGETS[target][0],
             **{k: summary([o[k] for o in outs]) for k in TIMINGS},
@@ -255,6 +259,7 @@ def measure(runs: int = 7, log: Callable[[str], None] = print, build_dir: Path |
     swapped = sorted({*swapped, *(s for _, more in code.values() for s in more)})
     site = runtime_site()
     samples: dict[str, list[dict[str, Any]]] = {t: [] for t in TARGETS}
+    floors: dict[str, list[dict[str, Any]]] = {t: [] for t in FUNCTIONS}  # the floor run just before each
     with moto_server() as url:
         use_environment(url)
         _call("PUT", "/settings", {"auto_invoice_on_shipment": True})
@@ -262,18 +267,24 @@ def measure(runs: int = 7, log: Callable[[str], None] = print, build_dir: Path |
         env = {**service_environment(url), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
         context_path = [str(ROOT), sysconfig.get_paths()["purelib"]]
         for run in range(runs + 1):  # round 0 warms up (the page cache) and is discarded
-            for target, outs in samples.items():
-                spec = prepare(target, run, url, code[target][0] if target != FLOOR else build_dir)
-                fdir = [str(Path(spec["handler_path"]).parent), str(layer)] if target != FLOOR else []
-                spec.update(sys_path=[*fdir, str(site)], context_path=context_path)
-                out = run_child(spec, env)
+            # Each function right after a floor of its own: the machine's speed (a VM's neighbours) drifts
+            # within a round too, and a ratio is only as good as its pair is close.
+            for i, target in enumerate(FUNCTIONS):
+                pair = []
+                for who, n in ((FLOOR, run * len(FUNCTIONS) + i), (target, run)):
+                    spec = prepare(who, n, url, code[who][0] if who != FLOOR else build_dir)
+                    fdir = [str(Path(spec["handler_path"]).parent), str(layer)] if who != FLOOR else []
+                    spec.update(sys_path=[*fdir, str(site)], context_path=context_path)
+                    pair.append(run_child(spec, env))
                 if run:
-                    outs.append(out)
+                    samples[FLOOR].append(pair[0])
+                    floors[target].append(pair[0])
+                    samples[target].append(pair[1])
             log(f"  cold start: round {run}/{runs}" + (" (warm-up)" if run == 0 else ""))
     return {
         "runs": runs,
         "python": f"CPython {samples[FLOOR][-1]['python']}",
         "sdk": dict(p.name.removesuffix(".dist-info").split("-") for p in site.glob("boto*-*.dist-info")),
         "swapped": swapped,
-        "targets": summarize(samples),
+        "targets": summarize(samples, floors),
     }

@@ -53,6 +53,30 @@ def machine(results: dict[str, Any]) -> list[str]:
     ]
 
 
+# Issue 13's targets, in "x floor": an HTTP function 1.35x, the queue's and the schedule's 1.15x.
+HTTP_TARGET, EVENT_TARGET = 1.35, 1.15
+
+
+def targets(built: dict[str, Any]) -> str:
+    """Each function against its target: the ones met, the ones not (with their figure)."""
+    from local import cfn
+
+    http = {logical_id for logical_id, _, _ in cfn.function_events("HttpApi")}
+    met: list[str] = []
+    missed: list[str] = []
+    for target, r in built["targets"].items():
+        if target == FLOOR:
+            continue
+        limit = HTTP_TARGET if target in http else EVENT_TARGET
+        (met if r["ratio_to_floor"] <= limit else missed).append(
+            f"{target} {_x(r['ratio_to_floor'])} (target {limit}x)"
+        )
+    return (
+        f"Targets (issue 13: an HTTP function at most {HTTP_TARGET}x the floor, the shipments and automation "
+        f"functions {EVENT_TARGET}x): met by {', '.join(met) or 'none'}; **not met** by {', '.join(missed) or 'none'}."
+    )
+
+
 def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
     built, arch = results["coldstart"], results["machine"]["architecture"]
     before = _get(baseline, "built", "coldstart") or {}
@@ -90,6 +114,7 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[
             "x floor | x floor (CPU) | before (x floor) | modules loaded",
             rows,
         ),
+        targets(built),
         '"before": the same measurement of the artifacts of commit '
         f"{_get(baseline, 'built', 'commit') or '?'} (`bench/baseline.json`, `built`), whose layer sam's python3.13 "
         "builder made: botocore inside, no bytecode.",
@@ -104,9 +129,10 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[
         'up untimed through the real handlers, and the child checks its answer. "in moto", the time the server took '
         "to answer the child, is left out of the other columns: DynamoDB's latency is not the function's (round "
         "trips are asserted by the tests), and moto's transactions are far slower than DynamoDB's.\n"
-        '- Each round runs the floor, then every function; one warm-up round is discarded. "x floor" is the median '
-        "of the rounds' ratios of the function's time to the floor's in the same round, so drift of the machine's "
-        'speed between rounds cancels; "CPU" is the child\'s own CPU time, which other load moves least.\n'
+        "- Each round runs every function, each right after a floor run of its own; one warm-up round is discarded. "
+        "\"x floor\" is the median of the rounds' ratios of the function's time to the floor run just before it, so "
+        "drift of the machine's speed (a virtual machine's neighbours) cancels; the floor's row is every floor run. "
+        '"CPU" is the child\'s own CPU time.\n'
         "- The Lambda context (`local.fixtures.lambda_context`) is made between import and first event, off "
         f"the clock{context}.",
     ]

@@ -55,6 +55,19 @@ def test_cold_start_rows_have_medians_and_ratios_paired_with_the_floor():
     assert r["server_ms"]["median"] == 5.0
 
 
+def test_each_function_is_paired_with_the_floor_run_just_before_it():
+    """The machine slowed down threefold between the two rounds: paired with its own floor, the function
+    is 1.5x in both; against the floors in order it would read 0.5x then 4.5x."""
+    before_api, before_pdf = [_child(100, 100), _child(300, 300)], [_child(300, 300), _child(100, 100)]
+    api, pdf = [_child(150, 150), _child(450, 450)], [_child(900, 900), _child(300, 300)]
+    rows = coldstart.summarize(
+        {FLOOR: before_api + before_pdf, "ApiFunction": api, "InvoicePdfFunction": pdf},
+        {"ApiFunction": before_api, "InvoicePdfFunction": before_pdf},
+    )
+    assert (rows["ApiFunction"]["ratio_to_floor"], rows["InvoicePdfFunction"]["ratio_to_floor"]) == (1.5, 3.0)
+    assert rows[FLOOR]["total_ms"]["n"] == 4 and rows[FLOOR]["ratio_to_floor"] == 1.0
+
+
 def test_a_cold_start_counts_only_if_its_first_event_was_served():
     assert coldstart.served(FLOOR, {"found": True}) and not coldstart.served(FLOOR, {"found": False})
     assert coldstart.served("ApiFunction", {"statusCode": 200})
@@ -238,3 +251,14 @@ def test_the_report_says_what_was_not_measured():
     text = report.render(results)
     assert "Not measured in this run: coldstart." in text and "Not measured in this run: scale." in text
     assert "`sam build` failed, nothing measured: sam build exited 1: no python3.13" in text
+
+
+def test_the_report_says_which_functions_meet_their_target_and_which_do_not():
+    from bench import report
+
+    built = {"targets": {FLOOR: {"ratio_to_floor": 1.0}, "ApiFunction": {"ratio_to_floor": 1.3},
+                         "AutoGenerateFunction": {"ratio_to_floor": 1.3}}}  # fmt: skip
+    line = report.targets(built)
+    met, missed = line.split("**not met**")
+    assert "ApiFunction 1.30x (target 1.35x)" in met  # an HTTP function of the template
+    assert "AutoGenerateFunction 1.30x (target 1.15x)" in missed
