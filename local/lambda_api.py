@@ -2,9 +2,9 @@
 automation's continuations call ``AWS_ENDPOINT_URL_LAMBDA``, which is this runner).
 
 One invocation at a time per function, as in one Lambda execution environment (the handlers'
-module state is not shared across threads). Powertools' resolvers keep the current request in
-class attributes shared by every resolver in the process, so the HTTP functions take turns: one
-lock for all of them.
+module state is not shared across threads). The HTTP functions' routers keep the current request
+in module state (``billing.routes``' routers are shared by the functions that import them), so the
+HTTP functions take turns: one lock for all of them.
 """
 
 from __future__ import annotations
