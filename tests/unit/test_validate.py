@@ -17,7 +17,15 @@ from billing.http.openapi import pydantic_model
 from billing.inputs import ChangeOrderIn, JobIn, SettingsIn
 from billing.limits import ID_PATTERN
 from billing.shipments import ShipmentIn
-from billing.validate import ConfigDict, Field, Model, ValidationError, field_validator, strict_pattern
+from billing.validate import (
+    ConfigDict,
+    Field,
+    Model,
+    ValidationError,
+    field_validator,
+    model_validator,
+    strict_pattern,
+)
 from local.fixtures import order_body
 
 
@@ -108,6 +116,8 @@ def test_every_request_model_is_one_these_checks_can_read(model: type[Model]):
 def test_a_declaration_the_checks_cannot_honour_is_refused_when_written():
     with pytest.raises(TypeError, match="le"):
         Field(max_length=3, le=5)
+    with pytest.raises(TypeError, match="after"):
+        model_validator(mode="before")
 
     class Floaty(Model):
         x: float

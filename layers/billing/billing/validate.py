@@ -70,7 +70,8 @@ class _ModelCheck:
 
 def model_validator(*, mode: str) -> Callable[[Any], Any]:
     """A check of the whole model (``(self) -> self``), run when every field is valid."""
-    assert mode == "after"
+    if mode != "after":
+        raise TypeError(f"model_validator(mode={mode!r}): only mode='after' is checked")
     return _ModelCheck
 
 
