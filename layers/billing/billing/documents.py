@@ -8,13 +8,14 @@ classes are the response schemas of the OpenAPI document (``billing.routes``). A
 and percents are decimal strings with the currency's minor-unit decimals (docs/rules.md, R10).
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Any, NotRequired
 
 # pydantic (which builds the OpenAPI schemas from these) needs typing_extensions' TypedDict before 3.12.
 from typing_extensions import TypedDict
+
+# No ``from __future__ import annotations`` here: the fields' types are evaluated as each class is made,
+# where string annotations would cost the import a compiled forward reference per field (about 1.5 ms).
 
 
 class Kind(StrEnum):

@@ -18,7 +18,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, Union
 
 from ..errors import BadRequest
@@ -38,20 +38,26 @@ _WHITE_SPACE = (
 OpenAPIResponse = dict[str, Any]
 
 
-@dataclass(frozen=True)
 class Param:
     """Where a parameter comes from and what it must be (the subset of OpenAPI's constraints the
-    routes use); ``openapi`` passes the same keywords to Powertools' ``Path``/``Query``/``Body``."""
-
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
-    ge: int | None = None
-    le: int | None = None
-    alias: str | None = None
-    examples: list[Any] | None = None
+    routes use); ``openapi`` passes the same keywords to Powertools' ``Path``/``Query``/``Body``.
+    (Plain classes here, not dataclasses: making a dataclass costs every cold start its generated code.)"""
 
     where: typing.ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        min_length: int | None = None,
+        max_length: int | None = None,
+        pattern: str | None = None,
+        ge: int | None = None,
+        le: int | None = None,
+        alias: str | None = None,
+        examples: list[Any] | None = None,
+    ) -> None:
+        self.min_length, self.max_length, self.pattern = min_length, max_length, pattern
+        self.ge, self.le, self.alias, self.examples = ge, le, alias, examples
 
     def keywords(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}
@@ -77,15 +83,19 @@ class Invalid(Exception):
         self.errors = errors
 
 
-@dataclass
 class Response:
     """An HTTP answer; ``event()`` is what the function returns to API Gateway."""
 
-    status_code: int
-    content_type: str
-    body: str
-    headers: dict[str, str] | None = None
-    base64_encoded: bool = False
+    def __init__(
+        self,
+        status_code: int,
+        content_type: str,
+        body: str,
+        headers: dict[str, str] | None = None,
+        base64_encoded: bool = False,
+    ) -> None:
+        self.status_code, self.content_type, self.body = status_code, content_type, body
+        self.headers, self.base64_encoded = headers, base64_encoded
 
     def event(self) -> dict[str, Any]:
         return {
@@ -137,22 +147,28 @@ def _without_stage(path: str, event: dict[str, Any]) -> str:
     return path
 
 
-@dataclass
 class Route:
     """One operation: what it answers and what the OpenAPI document says of it."""
 
-    method: str
-    path: str
-    fn: Callable[..., Response]
-    summary: str
-    operation_id: str
-    tags: list[str]
-    responses: dict[int, Any]
-    regex: re.Pattern[str] = field(init=False)
-    _params: list[_Spec] | None = field(default=None, init=False, repr=False)
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        fn: Callable[..., Response],
+        *,
+        summary: str,
+        operation_id: str,
+        tags: list[str],
+        responses: dict[int, Any],
+    ) -> None:
+        self.method, self.path, self.fn = method, path, fn
+        self.summary, self.operation_id, self.tags, self.responses = summary, operation_id, tags, responses
+        self._params: list[_Spec] | None = None
 
-    def __post_init__(self) -> None:
-        self.regex = re.compile("^" + _PARAM.sub(lambda m: f"(?P<{m[1]}>{_SEGMENT})", self.path) + "$")
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """The path as a pattern, compiled when first matched (a cold start matches a few routes, not all)."""
+        return re.compile("^" + _PARAM.sub(lambda m: f"(?P<{m[1]}>{_SEGMENT})", self.path) + "$")
 
     def params(self) -> list[_Spec]:
         """The function's parameters, read from its annotations when the route is first called."""
@@ -180,8 +196,7 @@ class Router:
         return register
 
 
-@dataclass
-class _Spec:
+class _Spec(typing.NamedTuple):
     name: str
     where: str  # "path", "query" or "body"
     key: str  # the name in the request (a query parameter's alias)
