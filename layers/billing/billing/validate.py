@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterable, Sized
 from functools import partial
 from typing import Any, ClassVar, Union
 
-_MISSING: Any = object()
+REQUIRED: Any = object()  # the default of a field that has none
 Loc = tuple[str | int, ...]
 Check = Callable[[Any, Loc, list[dict[str, Any]]], Any]  # the value as validated, or _BAD (errors appended)
 _BAD: Any = object()
-ConfigDict = dict[
-    str, Any
-]  # a model's configuration: read by the OpenAPI document (examples), strict and closed always
+# A model's configuration: read by the OpenAPI document (examples); the checks are strict and closed always.
+ConfigDict = dict[str, Any]
 
 
 class Field:
@@ -125,9 +124,10 @@ class Model:
         return cls.model_validate(data)
 
     @classmethod
-    def model_fields(cls) -> dict[str, Any]:
-        """Each field's annotation, in declaration order (the base class's first)."""
-        return _fields(cls)
+    def model_fields(cls) -> dict[str, tuple[Any, Any]]:
+        """Each field's annotation and default (``REQUIRED``: none), in declaration order (the base
+        class's first)."""
+        return {name: (hint, _default(cls, name)) for name, hint in _fields(cls).items()}
 
     def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
         out = {name: _dump(getattr(self, name), exclude_none) for name in _fields(type(self))}
@@ -173,8 +173,8 @@ def _default(cls: type, name: str) -> Any:
     """The default of the field ``name`` as the class that declares it last says (none: required)."""
     for klass in cls.__mro__:
         if name in vars(klass).get("__annotations__", {}):
-            return vars(klass).get(name, _MISSING)
-    return _MISSING
+            return vars(klass).get(name, REQUIRED)
+    return REQUIRED
 
 
 def _model_check(cls: type[Model]) -> Check:
@@ -188,11 +188,12 @@ def _model_check(cls: type[Model]) -> Check:
 def _build_model_check(cls: type[Model]) -> Check:
     fields = []
     declared = _fields(cls)
-    for named in _members(cls, _FieldCheck):
+    field_validators = list(_members(cls, _FieldCheck))
+    for named in field_validators:
         if set(named.names) - set(declared):
             raise TypeError(f"{cls.__name__}: a field validator names no field: {named.names}")
     for name, hint in declared.items():
-        field_checks = [c.fn for c in _members(cls, _FieldCheck) if name in c.names]
+        field_checks = [c.fn for c in field_validators if name in c.names]
         fields.append((name, _check(hint), _default(cls, name), field_checks))
     model_checks = [c.fn for c in _members(cls, _ModelCheck)]
     names = {name for name, *_ in fields}
@@ -206,13 +207,13 @@ def _build_model_check(cls: type[Model]) -> Check:
             )
         before = len(errors)
         values: dict[str, Any] = {}
-        for name, field_check, default, field_validators in fields:
+        for name, field_check, default, validators in fields:
             if name not in data:
-                if default is _MISSING:
+                if default is REQUIRED:
                     _error(errors, "missing", (*loc, name), "Field required")
                 continue
             value = field_check(data[name], (*loc, name), errors)
-            for validator in field_validators:
+            for validator in validators:
                 value = value if value is _BAD else _run(partial(validator, cls), value, (*loc, name), errors)
             values[name] = value
         for extra in data:
@@ -293,7 +294,7 @@ def _check(hint: Any, constraints: dict[str, Any] | None = None) -> Check:
     if hint not in _TYPES:
         raise TypeError(f"billing.validate does not check {hint!r}")
     is_type, kind, message = _TYPES[hint]
-    rules = _scalar_rules(limits)
+    rules = scalar_rules(limits)
     text = hint is str
 
     def scalar(value: Any, loc: Loc, errors: list[dict[str, Any]]) -> Any:
@@ -325,8 +326,13 @@ def _plural(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
-def _scalar_rules(limits: dict[str, Any]) -> list[Callable[[Any], tuple[str, str] | None]]:
-    rules: list[Callable[[Any], tuple[str, str] | None]] = []
+Rule = Callable[[Any], tuple[str, str] | None]  # a value's problem (its type, its message), or None
+
+
+def scalar_rules(limits: dict[str, Any]) -> list[Rule]:
+    """The checks of a string's or a number's constraints (``min_length``, ``max_length``, ``pattern``,
+    ``ge``, ``le``), in that order, with pydantic's messages; also the query parameters' (``http.router``)."""
+    rules: list[Rule] = []
     if "min_length" in limits:
         n = limits["min_length"]
         rules.append(lambda v: ("string_too_short", f"String should have at least {_plural(n, 'character')}")
@@ -343,6 +349,10 @@ def _scalar_rules(limits: dict[str, Any]) -> list[Callable[[Any], tuple[str, str
         ge = limits["ge"]
         rules.append(lambda v: ("greater_than_equal", f"Input should be greater than or equal to {ge}")
                      if v < ge else None)  # fmt: skip
+    if "le" in limits:
+        le = limits["le"]
+        rules.append(lambda v: ("less_than_equal", f"Input should be less than or equal to {le}")
+                     if v > le else None)  # fmt: skip
     return rules
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from ..config import config
 from ..errors import IdempotencyConflict, ValidationFailed
-from .identity import Resolver, caller
+from .identity import caller
 from .resolver import json_response
-from .router import Response
+from .router import Response, Router
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # The prefix of every stored idempotency record's id (``<prefix>#<hash>``). Powertools derives it from
@@ -45,7 +45,7 @@ def _persistence(table_name: str, region: str, endpoint_url: str | None) -> Any:
     return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
 
 
-def idempotent(app: Resolver, body: Any, run: Callable[[str | None], tuple[Any, int]]) -> Response:
+def idempotent(app: Router, body: Any, run: Callable[[str | None], tuple[Any, int]]) -> Response:
     """Run a POST once per ``Idempotency-Key``: a repeat gets the first response back, unchanged.
 
     The key is scoped to the caller and the route; the same key with another body is 409

@@ -12,7 +12,6 @@ from .router import Router
 
 ADMIN_GROUP = "billing-admins"
 CLERK_GROUP = "billing-clerks"
-Resolver = Router  # what a route reads its request from
 
 
 class Role(StrEnum):
@@ -66,7 +65,7 @@ def groups_of(claims: dict[str, Any]) -> set[str]:
     return set()
 
 
-def caller(app: Resolver) -> str:
+def caller(app: Router) -> str:
     """The caller's name, for scoping idempotency keys (R11)."""
     claims = claims_of(app.current_event.raw_event) or {}
     return str(claims.get("cognito:username") or claims.get("username") or claims.get("sub") or "unknown")
@@ -78,7 +77,7 @@ def actor_of(claims: dict[str, Any]) -> Actor:
     return {"sub": sub, "username": str(claims.get("cognito:username") or claims.get("username") or sub)}
 
 
-def actor(app: Resolver) -> Actor:
+def actor(app: Router) -> Actor:
     """The author (``created_by``) of what the current request creates."""
     return actor_of(claims_of(app.current_event.raw_event) or {})
 
@@ -112,7 +111,7 @@ def authorize(event: dict[str, Any], claims: dict[str, Any]) -> Forbidden | None
     )
 
 
-def kind_of(app: Resolver) -> Kind:
+def kind_of(app: Router) -> Kind:
     """``order`` or ``project``, from the first path segment the route was matched on."""
     for segment in app.current_event.path.split("/"):
         if segment in KIND_OF_SEGMENT:

@@ -98,7 +98,8 @@ def pydantic_model(model: type[validate.Model]) -> type[pydantic.BaseModel]:
     if model in _MODELS:
         return _MODELS[model]
     fields: dict[str, Any] = {
-        name: (pydantic_type(hint), getattr(model, name, ...)) for name, hint in model.model_fields().items()
+        name: (pydantic_type(hint), ... if default is validate.REQUIRED else default)
+        for name, (hint, default) in model.model_fields().items()
     }
     made: type[pydantic.BaseModel] = pydantic.create_model(  # type: ignore[call-overload]
         model.__name__,

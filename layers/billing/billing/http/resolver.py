@@ -74,10 +74,7 @@ class App:
     """The resolver of one HTTP function: the routes of its routers, answered one request at a time."""
 
     def __init__(self, *routers: Router) -> None:
-        self.routers = routers
         self._owner: list[tuple[Route, Router]] = [(r, router) for router in routers for r in router.routes]
-        self.current_event = Request({})
-        self.lambda_context: Any = None
         self.context: dict[str, Any] = {}
 
     def append_context(self, **values: Any) -> None:
@@ -85,19 +82,17 @@ class App:
         self.context.update(values)
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        request = self.current_event = Request(event)
-        self.lambda_context = context
         try:
-            return self._answer(request).event()
+            return self._answer(Request(event), context).event()
         finally:
             self.context = {}
 
-    def _answer(self, request: Request) -> Response:
+    def _answer(self, request: Request, context: Any) -> Response:
         for route, router in self._owner:
             match = route.regex.match(request.path) if route.method == request.http_method else None
             if match is None:
                 continue
-            router.current_event, router.lambda_context, router.context = request, self.lambda_context, self.context
+            router.current_event, router.lambda_context, router.context = request, context, self.context
             try:
                 return route.fn(**arguments(route, request, match.groupdict()))
             except Exception as exc:  # every error of a request is answered in the error shape

@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import Any, Literal, Union
 
 from ..errors import BadRequest
-from ..validate import ValidationError, strict_pattern
+from ..validate import Rule, ValidationError, scalar_rules
 
 # What may stand for a path parameter: as Powertools matches it (RFC 3986's unreserved and sub-delims,
 # and what API Gateway passes through), so that an id the pattern refuses is a 422, not a 404.
@@ -61,6 +61,11 @@ class Param:
 
     def keywords(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}
+
+    def rules(self) -> list[Rule]:
+        """The checks of its constraints, as a request model's field has them (``billing.validate``)."""
+        names = ("min_length", "max_length", "pattern", "ge", "le")
+        return scalar_rules({k: v for k, v in self.keywords().items() if k in names})
 
 
 class Path(Param):
@@ -201,9 +206,8 @@ class _Spec(typing.NamedTuple):
     where: str  # "path", "query" or "body"
     key: str  # the name in the request (a query parameter's alias)
     base: Any  # the type, without ``None`` and the metadata
-    optional: bool  # None is a value
     default: Any  # inspect.Parameter.empty: required
-    param: Param
+    rules: list[Rule]  # its constraints' checks (a path or query parameter's)
 
 
 def _spec(p: inspect.Parameter, hint: Any) -> _Spec:
@@ -213,10 +217,9 @@ def _spec(p: inspect.Parameter, hint: Any) -> _Spec:
         meta = tuple(rest)
     param = next((m for m in meta if isinstance(m, Param)), Body())
     args = typing.get_args(base)
-    optional = typing.get_origin(base) in (Union, types.UnionType) and type(None) in args
-    if optional:
+    if typing.get_origin(base) in (Union, types.UnionType) and type(None) in args:
         (base,) = [a for a in args if a is not type(None)]
-    return _Spec(p.name, param.where, param.alias or p.name, base, optional, p.default, param)
+    return _Spec(p.name, param.where, param.alias or p.name, base, p.default, param.rules())
 
 
 def arguments(route: Route, request: Request, path_values: dict[str, str]) -> dict[str, Any]:
@@ -257,7 +260,7 @@ def _body(spec: _Spec, raw: Any) -> Any:
 def _scalar(spec: _Spec, text: str, loc: tuple[Any, ...]) -> Any:
     """A path or query value as its type (str, int or one of a Literal's strings), with the messages
     of ``billing.validate``, so that the answer reads as every other validation error does."""
-    base, p = spec.base, spec.param
+    base = spec.base
 
     def bad(msg: str) -> Invalid:
         return Invalid([{"loc": loc, "msg": msg}])
@@ -267,20 +270,14 @@ def _scalar(spec: _Spec, text: str, loc: tuple[Any, ...]) -> Any:
         if text not in typing.get_args(base):
             raise bad(f"Input should be {' or '.join(filter(None, [', '.join(choices[:-1]), choices[-1]]))}")
         return text
+    value: Any = text
     if base is int:
         digits = text.strip(_WHITE_SPACE)
         if not _INT.fullmatch(digits):
             raise bad("Input should be a valid integer, unable to parse string as an integer")
-        number = int(digits)
-        if p.ge is not None and number < p.ge:
-            raise bad(f"Input should be greater than or equal to {p.ge}")
-        if p.le is not None and number > p.le:
-            raise bad(f"Input should be less than or equal to {p.le}")
-        return number
-    if p.min_length is not None and len(text) < p.min_length:
-        raise bad(f"String should have at least {p.min_length} character{'s' if p.min_length != 1 else ''}")
-    if p.max_length is not None and len(text) > p.max_length:
-        raise bad(f"String should have at most {p.max_length} character{'s' if p.max_length != 1 else ''}")
-    if p.pattern is not None and not strict_pattern(p.pattern).search(text):
-        raise bad(f"String should match pattern '{p.pattern}'")
-    return text
+        value = int(digits)
+    for rule in spec.rules:
+        problem = rule(value)
+        if problem:
+            raise bad(problem[1])
+    return value
