@@ -39,7 +39,8 @@ from tests.e2e.test_local_stack import ROOT, Runner
 SCHEMATHESIS = ROOT / ".venv" / "bin" / "schemathesis"
 SEED = 20261201
 MAX_EXAMPLES = 100  # per operation and phase
-HARD_CAP_SECONDS = 240  # the whole schemathesis run; about 100 s on a 2-core machine
+HARD_CAP_SECONDS = 900  # a guard against a hang, not a speed check: the whole run takes about 100 s on a
+# fast 2-core machine and over 240 s on a slower one with the other tests running alongside
 REQUEST_TIMEOUT = 15  # seconds, one request
 CHECKS = (
     "not_a_server_error",
@@ -218,7 +219,8 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
         seconds = time.monotonic() - started
         runner.stop()
 
-    summary = json.loads(report.read_text()) if report.exists() else {}
+    # a run stopped at the cap leaves its report empty: say so below, rather than fail to read it
+    summary = json.loads(report.read_text()) if report.exists() and report.stat().st_size else {}
     sent, statuses, failures = read_events(ndjson)
     unique = distinct(failures)
     operations = summary.get("operations", {})

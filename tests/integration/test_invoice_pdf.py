@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -227,9 +226,7 @@ def longest_final(client: Any) -> dict[str, Any]:
 
 def test_the_largest_final_invoice_runs_over_pages_with_every_line_and_the_header_on_each(company):
     final = longest_final(company)
-    started = time.perf_counter()
     doc = pdf(company, final)
-    seconds = time.perf_counter() - started
     assert len(doc.pages) >= 10
     for n, page in enumerate(doc.pages, 1):
         assert f"Page {n} of {len(doc.pages)}" in page
@@ -244,7 +241,6 @@ def test_the_largest_final_invoice_runs_over_pages_with_every_line_and_the_heade
         assert f"Less deposit invoice {ln['reverses_invoice_id']} of" in doc.text
     total = Decimal("3703.70") * L.LINES_PER_JOB - 100 * L.DEPOSITS_PER_JOB
     assert doc.shows(f"Total {total:,.2f} USD")
-    assert seconds < 10, seconds  # far inside the function's 30 s timeout, on this machine
 
 
 def test_the_document_reads_the_invoice_and_the_settings_in_one_call(company):
