@@ -39,8 +39,7 @@ from tests.e2e.test_local_stack import ROOT, Runner
 SCHEMATHESIS = ROOT / ".venv" / "bin" / "schemathesis"
 SEED = 20261201
 MAX_EXAMPLES = 100  # per operation and phase
-HARD_CAP_SECONDS = 900  # a guard against a hang, not a speed check: the whole run takes about 100 s on a
-# fast 2-core machine and over 240 s on a slower one with the other tests running alongside
+HARD_CAP_SECONDS = 900  # against a hang, not a speed check (docs/development.md has the run's usual time)
 REQUEST_TIMEOUT = 15  # seconds, one request
 CHECKS = (
     "not_a_server_error",
