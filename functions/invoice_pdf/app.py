@@ -1,7 +1,8 @@
 """GET /invoices/{invoice_id}/pdf: an invoice as a PDF document (R18; docs/documents.md).
 
-Its own function so that fpdf2, Pillow and fontTools (this directory's requirements.txt) never load
-in another function; the route is ``billing.routes.get_invoice_pdf``, with every other route's checks.
+Its own function so that the drawing (``invoice_drawing`` with this directory's PDF writer and fonts)
+loads in no other function; the route is ``billing.routes.get_invoice_pdf``, with every other route's
+checks.
 """
 
 from typing import Any

@@ -1,6 +1,6 @@
 """What an invoice document shows (R18, ``GET /invoices/{invoice_id}/pdf``), decided from the stored
 invoice and the settings' ``company``: pure, no PDF library. ``functions/invoice_pdf`` draws a
-``Sheet`` with fpdf2; nothing here knows about pages or fonts (docs/documents.md).
+``Sheet`` with its own PDF writer; nothing here knows about pages or fonts (docs/documents.md).
 
 Amounts are shown for people: thousands separators and exactly the currency's minor-unit decimals
 (``2,500.00``, JPY ``33,333``, ``-2,500.00``).

@@ -433,9 +433,9 @@ def list_automation_runs(
 # ---- the invoice document (functions/invoice_pdf) -----------------------------------------------
 
 PDF_TYPE = "application/pdf"
-# Draws the PDF of an invoice and its issuer. fpdf2 is functions/invoice_pdf's own requirement (no
-# other function loads it), so that function passes its drawing function to this route, per request,
-# as the router's context: ``app.append_context(render=...)``.
+# Draws the PDF of an invoice and its issuer. The drawing (a PDF writer and its fonts) is
+# functions/invoice_pdf's own (no other function loads it), so that function passes its drawing
+# function to this route, per request, as the router's context: ``app.append_context(render=...)``.
 Render = Callable[[InvoiceDoc, CompanyDoc], bytes]
 
 
