@@ -12,7 +12,6 @@ written. Characters no font has are left out; Arabic and Hebrew are set left to 
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -55,7 +54,7 @@ class Document:
         self.footer: Callable[[Document, int, int], None] | None = None
         self.info: dict[str, str] = {}
         self._faces: dict[tuple[str, str], tuple[Font, float] | None] = {}  # (style, ch) -> font, em width
-        self._ids: dict[int, int] = {}  # id(font) -> its resource number
+        self._ids: dict[Font, int] = {}  # the fonts drawn with -> their resource numbers, by first use
 
     # ---- state ----------------------------------------------------------------------------------
     def add_page(self) -> None:
@@ -111,8 +110,8 @@ class Document:
         out: list[str] = []
         scale = self.size / K
         for written in text.split("\n"):
-            para = "".join(ch for ch in written if self._face(ch))
-            widths = [self._face(ch)[1] * scale for ch in para]  # type: ignore[index]
+            faces = [(ch, face[1] * scale) for ch in written if (face := self._face(ch))]
+            para, widths = "".join(ch for ch, _ in faces), [w for _, w in faces]
             start, w, space, hyphen, i, n = 0, 0.0, -1, -1, 0, len(para)
             while i < n:
                 ch = para[i]
@@ -161,7 +160,7 @@ class Document:
         self.pages[-1].append(" ".join(ops))
 
     def _resource(self, font: Font) -> int:
-        return self._ids.setdefault(id(font), len(self._ids) + 1)
+        return self._ids.setdefault(font, len(self._ids) + 1)
 
     def cell(self, w: float, h: float, text: str = "", align: str = "L", then: str = "right") -> None:
         """One line of ``text`` in a box ``w`` wide (0: to the right margin), ``h`` high. Then the
@@ -240,6 +239,7 @@ class Document:
             return max(len(c) for c in cells) * look.line_height + 2 * look.padding
 
         def draw(cells: list[list[str]], bold: bool) -> None:
+            self.set_font("B" if bold else "", look.size)
             tall = height(cells)
             if bold:
                 self.rect(self.l_margin, self.y, total, tall, fill=look.header_fill)
@@ -259,17 +259,12 @@ class Document:
         body = [row_lines(cells) for cells in rows]
         # The header never ends a page alone: it goes to the next page with the first row.
         self._room(height(head) + (height(body[0]) if body else 0))
-        for n, lines in enumerate(body):
-            if n == 0 or self.y + height(lines) > self.break_at:  # the limits keep a row shorter than a page
-                if n:
-                    self.add_page()
-                self.set_font("B", look.size)
+        draw(head, True)
+        for lines in body:
+            if self.y + height(lines) > self.break_at:  # the limits keep a row shorter than a page
+                self.add_page()
                 draw(head, True)
-                self.set_font("", look.size)
             draw(lines, False)
-        if not body:
-            self.set_font("B", look.size)
-            draw(head, True)
         self.x = self.l_margin
 
     # ---- the file -------------------------------------------------------------------------------
@@ -285,7 +280,7 @@ class Document:
             self.auto_break = True
         self.pages = drawn
         objects: list[bytes] = [b"", b""]  # 1: catalog, 2: page tree (written last)
-        font_refs = {self._resource(font): _embed(objects, font) for font in self._fonts()}
+        font_refs = {number: _embed(objects, font) for font, number in self._ids.items()}
         resources = _add(objects, b"<< /Font << " + b" ".join(
             f"/F{n} {ref} 0 R".encode() for n, ref in sorted(font_refs.items())) + b" >> >>")  # fmt: skip
         kids = []
@@ -296,9 +291,7 @@ class Document:
                                        ).encode()))  # fmt: skip
         objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
         objects[1] = f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {count} >>".encode()
-        info = _add(
-            objects, b"<< " + b" ".join(f"/{k} ".encode() + _text_string(v) for k, v in self.info.items()) + b" >>"
-        )
+        info = _add(objects, b"<< " + b" ".join(_info(k, v) for k, v in self.info.items()) + b" >>")
         out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
         offsets = []
         for i, body in enumerate(objects, 1):
@@ -311,10 +304,6 @@ class Document:
             f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
         )
         return bytes(out)
-
-    def _fonts(self) -> list[Font]:
-        every = {id(f): f for f in (*self.fonts.values(), *self.fallbacks)}
-        return [every[i] for i in self._ids]
 
 
 def _rgb(c: Colour) -> str:
@@ -334,7 +323,7 @@ def _stream(data: bytes, extra: str = "") -> bytes:
 def _tag(font: Font) -> str:
     """A subset's six-letter tag (ISO 32000-1, 9.6.4): from the font and the glyphs it holds, so two
     different subsets of one font, in one document or across documents, are named apart."""
-    n = zlib.crc32(font.name.encode() + "".join(font.text.values()).encode("utf-8"))
+    n = zlib.crc32(font.name.encode() + "".join(font.used).encode("utf-8"))
     letters = ""
     for _ in range(6):
         n, r = divmod(n, 26)
@@ -342,11 +331,11 @@ def _tag(font: Font) -> str:
     return letters
 
 
-def _text_string(text: str) -> bytes:
-    """A PDF text string: a date (``D:20261201100203Z``) as it is, anything else as UTF-16 (hex)."""
-    if re.fullmatch(r"D:\d{14}Z", text):
-        return f"({text})".encode()
-    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+def _info(key: str, value: str) -> bytes:
+    """An Info entry: a date (``D:20261201100203Z``) as it is, any other text as UTF-16 (hex)."""
+    if key.endswith("Date"):
+        return f"/{key} ({value})".encode()
+    return f"/{key} <FEFF{value.encode('utf-16-be').hex().upper()}>".encode()
 
 
 def _embed(objects: list[bytes], font: Font) -> int:
@@ -361,12 +350,12 @@ def _embed(objects: list[bytes], font: Font) -> int:
         f"<< /Type /FontDescriptor /FontName /{name} /Flags 4 /FontBBox [{x0} {y0} {x1} {y1}] /ItalicAngle 0 "
         f"/Ascent {round(font.ascent * scale)} /Descent {round(font.descent * scale)} "
         f"/CapHeight {round(font.cap_height * scale)} /StemV 80 /FontFile2 {font_file} 0 R >>").encode())  # fmt: skip
-    widths = " ".join(str(round(font.advance(gid) * scale)) for gid in [0, *font.order])
+    widths = " ".join(str(round(font.advance(gid) * scale)) for gid in [0, *map(font.glyph, font.used)])
     cid = _add(objects, (
         f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /{name} /CIDSystemInfo << /Registry (Adobe) "
         f"/Ordering (Identity) /Supplement 0 >> /FontDescriptor {descriptor} 0 R /W [0 [{widths}]] "
         f"/CIDToGIDMap /Identity >>").encode())  # fmt: skip
-    chars = sorted(font.text.items())
+    chars = [(gid, ch) for ch, gid in font.used.items()]  # by subset glyph id
     blocks = []
     for i in range(0, len(chars), 100):
         chunk = chars[i : i + 100]

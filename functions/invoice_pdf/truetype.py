@@ -40,7 +40,6 @@ class Font:
         hhea = self.tables[b"hhea"][0]
         self.ascent, self.descent = struct.unpack_from(">hh", data, hhea + 4)
         self.metrics = struct.unpack_from(">H", data, hhea + 34)[0]
-        self.glyph_count = struct.unpack_from(">H", data, self.tables[b"maxp"][0] + 4)[0]
         self.cap_height = self.ascent
         if b"OS/2" in self.tables:
             os2, length = self.tables[b"OS/2"]
@@ -48,11 +47,10 @@ class Font:
                 self.cap_height = struct.unpack_from(">h", data, os2 + 88)[0]
         self._lookup = self._cmap()
         self._glyphs: dict[str, int] = {}  # character -> original glyph id (0: none)
-        # Subset glyph ids are given per character, by first use: two characters one glyph draws (a
-        # jamo and its compatibility form) get a copy each, so a reader copies each one as written.
+        # Subset glyph ids are given per character, from 1 in the order of first use (this dict's
+        # order): two characters one glyph draws (a jamo and its compatibility form) get a copy each,
+        # so a reader copies each one as written.
         self.used: dict[str, int] = {}  # character -> subset glyph id
-        self.order: list[int] = []  # subset glyph id - 1 -> original glyph id
-        self.text: dict[int, str] = {}  # subset glyph id -> the character it draws
 
     # ---- characters, glyphs and widths ----------------------------------------------------------
     def glyph(self, ch: str) -> int:
@@ -71,9 +69,7 @@ class Font:
         """The subset glyph id drawing ``ch`` (which the font has), numbered on first use."""
         new = self.used.get(ch)
         if new is None:
-            self.order.append(self.glyph(ch))
-            new = self.used[ch] = len(self.order)
-            self.text[new] = ch
+            new = self.used[ch] = len(self.used) + 1
         return new
 
     def _cmap(self) -> Callable[[int], int]:
@@ -126,7 +122,7 @@ class Font:
 
     def subset(self) -> bytes:
         """A TrueType file of .notdef and the used glyphs (with their components), renumbered."""
-        order = [0, *self.order]  # original ids in subset order: .notdef, then by first use
+        order = [0, *map(self.glyph, self.used)]  # original ids in subset order: .notdef, then by first use
         number: dict[int, int] = {}
         for i, gid in enumerate(order):
             number.setdefault(gid, i)  # where a component points: the first copy of its glyph
@@ -158,15 +154,14 @@ class Font:
         struct.pack_into(">H", hhea, 34, len(order))
         maxp = bytearray(self._table(b"maxp"))
         struct.pack_into(">H", maxp, 4, len(order))
-        post = b"\0\3\0\0" + self._table(b"post")[4:32] if b"post" in self.tables else b""  # no names
         tables = {
             b"head": bytes(head), b"hhea": bytes(hhea), b"maxp": bytes(maxp), b"hmtx": metrics,
             b"loca": struct.pack(f">{len(offsets)}I", *offsets), b"glyf": b"".join(glyphs),
             **{tag: self._table(tag) for tag in _KEPT if tag in self.tables},
+            b"name": _names(self.name),
         }  # fmt: skip
-        if post:
-            tables[b"post"] = post
-        tables[b"name"] = _names(self.name)
+        if b"post" in self.tables:
+            tables[b"post"] = b"\0\3\0\0" + self._table(b"post")[4:32]  # version 3: no glyph names
         return _sfnt(tables)
 
     def _lsb(self, gid: int, hmtx: int) -> int:
