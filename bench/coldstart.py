@@ -211,10 +211,10 @@ def served(target: str, result: Any) -> bool:
     return isinstance(result, dict) and all(result.get(k) == v for k, v in TARGETS[target][1].items())
 
 
-def run_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+def run_child(spec: dict[str, Any], env: dict[str, str], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
     out_path = TMP / "coldstart-out.json"
     out_path.unlink(missing_ok=True)
-    cmd = [python(), "-S", str(ROOT / "bench" / "coldstart_child.py"), json.dumps(spec), str(out_path)]
+    cmd = [*prefix, python(), "-S", str(ROOT / "bench" / "coldstart_child.py"), json.dumps(spec), str(out_path)]
     answered = len(SERVED)
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0 or not out_path.exists():
@@ -229,12 +229,43 @@ def run_child(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+CALLGRIND = TMP / "callgrind" / "out"
+# the child's parts between its marks (coldstart_child.mark), as callgrind numbers its dumps
+PARTS = {"import": ".2", "off_clock": ".3", "first_event": ".4"}
+
+
+def count_instructions(spec: dict[str, Any], env: dict[str, str]) -> dict[str, int] | None:
+    """One run under callgrind: the instructions the child executed while timed (import, first event), without
+    its start-up, the context made off the clock and its exit. Instruction counts do not depend on what else
+    the machine does: one run says what many timed ones only estimate. ``None`` without valgrind, or with a
+    Python whose symbols do not show the marks."""
+    if (valgrind := shutil.which("valgrind")) is None:
+        return None
+    shutil.rmtree(CALLGRIND.parent, ignore_errors=True)
+    CALLGRIND.parent.mkdir(parents=True)
+    args = ("--tool=callgrind", "--dump-before=os_getppid", f"--callgrind-out-file={CALLGRIND}")
+    run_child(spec, env, (valgrind, *args))
+    parts = {}
+    for dump in CALLGRIND.parent.iterdir():
+        for line in dump.read_text(errors="replace").splitlines():
+            if line.startswith("summary:"):
+                parts[dump.suffix] = int(line.split()[1])
+    if not all(part in parts for part in PARTS.values()):
+        return None
+    counted = {name: parts[part] for name, part in PARTS.items()}
+    return {"total": counted["import"] + counted["first_event"], **counted}
+
+
 def summarize(
-    samples: dict[str, list[dict[str, Any]]], floors: dict[str, list[dict[str, Any]]] | None = None
+    samples: dict[str, list[dict[str, Any]]],
+    floors: dict[str, list[dict[str, Any]]] | None = None,
+    counted: dict[str, dict[str, int] | None] | None = None,
 ) -> dict[str, Any]:
     """Per target: medians (min, max) of each timing, and the ratios to the floor paired run by run:
     ``floors[target][i]`` is the floor run just before the target's ``i``-th (default: the floor's own
-    ``i``-th run)."""
+    ``i``-th run); with ``counted``, each target's instructions and their ratio to the floor's."""
+    counted = counted or {}
+    floor_count = counted.get(FLOOR)
     rows = {}
     for target, outs in samples.items():
         floor = (floors or {}).get(target) or samples[FLOOR]
@@ -243,6 +274,8 @@ def summarize(
             **{k: summary([o[k] for o in outs]) for k in TIMINGS},
             "ratio_to_floor": paired_ratio([o["total_ms"] for o in outs], [f["total_ms"] for f in floor]),
             "cpu_ratio_to_floor": paired_ratio([o["cpu_ms"] for o in outs], [f["cpu_ms"] for f in floor]),
+            "instructions": (count := counted.get(target)),
+            "instructions_ratio_to_floor": count and floor_count and count["total"] / floor_count["total"],
             "modules_loaded": outs[-1]["modules"],
             "context_modules": outs[-1]["context_modules"],
             "samples_ms": [round(o["total_ms"], 1) for o in outs],
@@ -260,31 +293,39 @@ def measure(runs: int = 7, log: Callable[[str], None] = print, build_dir: Path |
     site = runtime_site()
     samples: dict[str, list[dict[str, Any]]] = {t: [] for t in TARGETS}
     floors: dict[str, list[dict[str, Any]]] = {t: [] for t in FUNCTIONS}  # the floor run just before each
+    counted: dict[str, dict[str, int] | None] = {}
     with moto_server() as url:
         use_environment(url)
         _call("PUT", "/settings", {"auto_invoice_on_shipment": True})
         # the template's log level; Lambda's /var/task and /opt are read-only: nothing a run compiles is kept
         env = {**service_environment(url), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
         context_path = [str(ROOT), sysconfig.get_paths()["purelib"]]
+
+        def child(who: str, n: int) -> dict[str, Any]:
+            spec = prepare(who, n, url, code[who][0] if who != FLOOR else build_dir)
+            fdir = [str(Path(spec["handler_path"]).parent), str(layer)] if who != FLOOR else []
+            return {**spec, "sys_path": [*fdir, str(site)], "context_path": context_path}
+
         for run in range(runs + 1):  # round 0 warms up (the page cache) and is discarded
             # Each function right after a floor of its own: the machine's speed (a VM's neighbours) drifts
             # within a round too, and a ratio is only as good as its pair is close.
             for i, target in enumerate(FUNCTIONS):
                 pair = []
                 for who, n in ((FLOOR, run * len(FUNCTIONS) + i), (target, run)):
-                    spec = prepare(who, n, url, code[who][0] if who != FLOOR else build_dir)
-                    fdir = [str(Path(spec["handler_path"]).parent), str(layer)] if who != FLOOR else []
-                    spec.update(sys_path=[*fdir, str(site)], context_path=context_path)
-                    pair.append(run_child(spec, env))
+                    pair.append(run_child(child(who, n), env))
                 if run:
                     samples[FLOOR].append(pair[0])
                     floors[target].append(pair[0])
                     samples[target].append(pair[1])
             log(f"  cold start: round {run}/{runs}" + (" (warm-up)" if run == 0 else ""))
+        # one more run of each, counted; a fixed hash seed makes the count repeatable (set iteration order)
+        for n, target in enumerate(TARGETS, start=(runs + 1) * len(FUNCTIONS)):
+            counted[target] = count_instructions(child(target, n), {**env, "PYTHONHASHSEED": "0"})
+        log("  cold start: instructions " + ("counted" if counted[FLOOR] else "not counted (no valgrind)"))
     return {
         "runs": runs,
         "python": f"CPython {samples[FLOOR][-1]['python']}",
         "sdk": dict(p.name.removesuffix(".dist-info").split("-") for p in site.glob("boto*-*.dist-info")),
         "swapped": swapped,
-        "targets": summarize(samples, floors),
+        "targets": summarize(samples, floors, counted),
     }

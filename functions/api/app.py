@@ -2,11 +2,14 @@
 
 from typing import Any
 
-from billing.http import handle, make_app
-from billing.observability import logger
-from billing.routes import api
+from billing import loading
 
-app = make_app(api)
+with loading():  # the collector off while importing (billing.loading)
+    from billing.http import handle, make_app
+    from billing.observability import logger
+    from billing.routes import api
+
+    app = make_app(api)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

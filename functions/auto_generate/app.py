@@ -2,8 +2,11 @@
 
 from typing import Any
 
-from billing import automation
-from billing.observability import logger, metrics
+from billing import loading
+
+with loading():  # the collector off while importing (billing.loading)
+    from billing import automation
+    from billing.observability import logger, metrics
 
 
 @metrics.log_metrics

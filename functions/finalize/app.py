@@ -2,11 +2,14 @@
 
 from typing import Any
 
-from billing.http import handle, make_app
-from billing.observability import logger
-from billing.routes import final
+from billing import loading
 
-app = make_app(final)
+with loading():  # the collector off while importing (billing.loading)
+    from billing.http import handle, make_app
+    from billing.observability import logger
+    from billing.routes import final
+
+    app = make_app(final)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -7,13 +7,16 @@ checks.
 
 from typing import Any
 
-from invoice_drawing import render
+from billing import loading
 
-from billing.http import handle, make_app
-from billing.observability import logger
-from billing.routes import document
+with loading():  # the collector off while importing (billing.loading)
+    from invoice_drawing import render
 
-app = make_app(document)
+    from billing.http import handle, make_app
+    from billing.observability import logger
+    from billing.routes import document
+
+    app = make_app(document)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

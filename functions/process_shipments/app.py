@@ -2,9 +2,12 @@
 
 from typing import Any
 
-from billing import shipments
-from billing.documents import MessageOutcome
-from billing.observability import logger, metrics
+from billing import loading
+
+with loading():  # the collector off while importing (billing.loading)
+    from billing import shipments
+    from billing.documents import MessageOutcome
+    from billing.observability import logger, metrics
 
 
 def count(outcome: MessageOutcome) -> None:

@@ -3,12 +3,15 @@
 import os
 from typing import Any
 
-import boto3
+from billing import loading
 
-from billing.observability import logger
-from billing.publisher import publish
+with loading():  # the collector off while importing (billing.loading)
+    import boto3
 
-events = boto3.client("events")
+    from billing.observability import logger
+    from billing.publisher import publish
+
+    events = boto3.client("events")
 
 
 @logger.inject_lambda_context

@@ -85,7 +85,8 @@ def test_wrapped_lines_fit_their_width_and_keep_every_drawable_character_in_orde
     pdf.set_font("", size)
     lines = pdf.lines(text, width)
     for line in lines:
-        assert pdf.width(line) <= width + 1e-9 or len(line.strip()) == 1, (line, width)
+        # only a single character wider than the width may overflow it (a no-break space is one: never dropped)
+        assert pdf.width(line) <= width + 1e-9 or len(line.strip(" ")) == 1, (line, width)
     drawable = "".join(ch for ch in text if ch not in " \n" and pdf._face(ch))
     assert "".join(ch for line in lines for ch in line if ch != " ") == drawable
     assert len(lines) >= text.count("\n") + 1  # a line break always starts a new line

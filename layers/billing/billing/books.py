@@ -8,7 +8,6 @@ calls one of these, and hands the result to ``store`` to write in one transactio
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import tax as tx
@@ -29,6 +28,7 @@ from .errors import Overbilling, ValidationFailed
 from .limits import DEPOSITS_PER_JOB, PENDING_PER_JOB
 from .model import DepositRef, Job, Record, Settings, dec
 from .money import ZERO, fmt, line_amount
+from .structs import field, struct
 
 
 def invoice_number(n: int) -> str:
@@ -40,7 +40,7 @@ def entry_number(n: int) -> str:
     return f"JE-{n:06d}"
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Posting:
     account: str
     account_name: str
@@ -49,7 +49,7 @@ class Posting:
     credit: Decimal
 
 
-@dataclass
+@struct
 class Issued:
     """What one invoice adds to the books: the invoice, its journal entry, the balance changes."""
 
@@ -364,7 +364,7 @@ def apply_final(
     return Issued(invoice, entry, postings)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class ShippedLine:
     line_id: str
     quantity: Decimal

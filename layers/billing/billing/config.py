@@ -7,11 +7,12 @@ first request with ``ConfigurationError`` naming the variable, instead of writin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
 
+from .structs import struct
 
-@dataclass(frozen=True)
+
+@struct(frozen=True)
 class Config:
     table_name: str
     idempotency_table_name: str

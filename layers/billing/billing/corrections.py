@@ -8,7 +8,6 @@ transaction. Nothing here touches AWS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -29,12 +28,13 @@ from .errors import AlreadyVoided, Conflict, JobFinalized, NotVoidable, Overbill
 from .limits import LINES_PER_JOB, MAX_AMOUNT, TAX_RATES_PER_JOB, TOKENS_KEPT
 from .model import Job, JobLine, Record, dec
 from .money import ZERO, fmt, line_amount
+from .structs import struct
 from .tax import UNTAXED, Rate, Tax, summed
 
 # ---- R14: void by credit note --------------------------------------------------------------------
 
 
-@dataclass
+@struct
 class Voiding:
     """What a void writes besides the credit note: the fields the original gains, and what it frees."""
 
@@ -200,7 +200,7 @@ def _reopen(job: Job, original: InvoiceDoc, at: str) -> None:
 # ---- R15: change orders --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class LineChange:
     """One entry of a change order: an existing ``line_id`` (what is given changes), or a new line."""
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from .documents import Actor, InvoiceType, RecordStatus
 from .model import Job, Record
+from .structs import field, struct
 
 SOURCE = "progress-billing"
 # EventBridge takes at most 256 KB per entry (and per PutEvents call) and an item at most 400 KB:
@@ -65,7 +65,7 @@ _RECORD_EVENTS = {
 }  # invoiced and voided records: the InvoiceIssued / InvoiceVoided event of their invoice says it
 
 
-@dataclass
+@struct
 class Happened:
     """What one change did, as ``store.commit`` writes it: the input of ``derive``."""
 

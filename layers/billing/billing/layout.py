@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from .documents import CompanyDoc, InvoiceDoc, InvoiceLine, InvoiceType
 from .money import fmt, minor_unit
+from .structs import field, struct
 
 TITLES: dict[str, str] = {
     InvoiceType.DEPOSIT: "Deposit invoice",
@@ -58,7 +58,7 @@ def clean(text: Any) -> str:
     return "".join(ch for ch in s if ch == "\n" or unicodedata.category(ch) not in _DROPPED)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Row:
     code: str
     description: str
@@ -70,7 +70,7 @@ class Row:
         return (self.code, self.description, self.quantity, self.unit_price, self.amount)
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Sheet:
     """Everything the document shows, as text, in the order it is drawn."""
 

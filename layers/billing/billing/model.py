@@ -6,7 +6,6 @@ and journal entries from them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +25,7 @@ from .documents import (
     actor_or_unknown,
 )
 from .money import ZERO, fmt, ratio_percent
+from .structs import field, struct
 from .tax import UNTAXED, Rate, Tax, net_per_rate
 
 ACCOUNT_KEYS = ("receivable", "customer_deposits", "revenue")
@@ -42,7 +42,7 @@ def dec(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-@dataclass
+@struct
 class JobLine:
     line_id: str
     item_code: str
@@ -86,7 +86,7 @@ class JobLine:
         )
 
 
-@dataclass
+@struct
 class DepositRef:
     """A deposit invoice the final invoice will reverse."""
 
@@ -97,7 +97,7 @@ class DepositRef:
     account: str = ""  # the Customer Deposits account it was posted to (R7); "" before it was kept
 
 
-@dataclass
+@struct
 class Job:
     """An order or a project: the aggregate every change to the books goes through.
 
@@ -299,7 +299,7 @@ class Job:
         )
 
 
-@dataclass
+@struct
 class Record:
     """A progress billing record (R1): an amount, or a percent of the job total with its amount."""
 
@@ -376,7 +376,7 @@ def _accounts(values: dict[str, str]) -> AccountsDoc:
     }
 
 
-@dataclass
+@struct
 class Settings:
     auto_invoice_on_shipment: bool = False
     accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
-from zoneinfo import ZoneInfo
 
 from . import books, store
 from .config import config
@@ -71,8 +70,17 @@ MAX_ATTEMPTS = 25  # with the capped backoff below: about 3 s at worst before 50
 
 def business_date(at: dt.datetime | None = None) -> str:
     """A calendar date in ``BusinessTimezone`` (R5): ``at`` (an aware datetime) or now."""
-    tz = ZoneInfo(config().business_timezone)
-    return (at or dt.datetime.now(dt.UTC)).astimezone(tz).date().isoformat()
+    return (at or dt.datetime.now(dt.UTC)).astimezone(timezone(config().business_timezone)).date().isoformat()
+
+
+def timezone(name: str) -> dt.tzinfo:
+    """The IANA zone ``name``. ``UTC``, the template's default, needs no zone database: ``zoneinfo`` (and the
+    ``sysconfig`` it reads its search path from, a few milliseconds of every cold start) loads for another zone."""
+    if name == "UTC":
+        return dt.UTC
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
 
 
 def new_id(prefix: str) -> str:

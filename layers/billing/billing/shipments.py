@@ -25,7 +25,6 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -46,6 +45,7 @@ from .limits import ID_MAX, ID_PATTERN, LINES_PER_SHIPMENT
 from .money import QUANTITY_DECIMALS, parse_decimal
 from .observability import logger
 from .service import with_retry
+from .structs import field, struct
 from .validate import Field, Model, ValidationError
 
 MAX_BODY_BYTES = 256 * 1024  # SQS's own maximum: a larger body cannot be a warehouse message
@@ -70,7 +70,7 @@ class ShipmentIn(Model):
     lines: Annotated[list[ShippedLineIn], Field(min_length=1, max_length=LINES_PER_SHIPMENT)]
 
 
-@dataclass
+@struct
 class Outcome:
     status: MessageOutcome
     reason: ShipmentReason | None = None
@@ -178,7 +178,7 @@ def _lines_copy(lines: Any) -> tuple[list[dict[str, str]], int]:
     return out, len(lines) - len(out)
 
 
-@dataclass
+@struct
 class _Read:
     """What could be read of a message, sanitized: what a shipment doc is built from."""
 

@@ -9,17 +9,18 @@ The untaxed part of a job is the code ``""`` (rate 0).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, TypeVar
 
 from .documents import TaxLine
 from .money import _EXACT, HUNDRED, ZERO, exponent, fmt, quantize
+from .structs import field, struct
 
 K = TypeVar("K")
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Rate:
     """A tax code at the rate a line captured (R16). A rate IS its code and percent: tax is computed
     and rounded per (code, rate), whatever the code is named or posted to. ``name`` and ``account``
@@ -47,7 +48,7 @@ class Rate:
 UNTAXED = Rate("", "", ZERO, "")  # lines with no tax code: rate 0, never posted
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Tax:
     """One rate's tax on one invoice: the net base it is computed on, and the amount."""
 

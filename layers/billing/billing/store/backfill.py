@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from ..structs import struct
 from .commit import cancellation
 from .items import (
     EntryItem,
@@ -35,7 +35,7 @@ from .items import (
 ATTEMPTS = 5  # per item, when a live transaction counts the same month at that moment
 
 
-@dataclass
+@struct
 class Backfilled:
     invoices: int = 0
     entries: int = 0

@@ -7,7 +7,6 @@ and the service re-reads and tries again (docs/rules.md, R4, R6, R9, R13).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
@@ -20,6 +19,7 @@ from ..errors import AlreadyExists, Conflict, RecordExists
 from ..events import Happened, derive
 from ..model import Job, Record
 from ..observability import logger
+from ..structs import field, struct
 from .items import (
     COUNTER_KEY,
     BalanceItem,
@@ -57,7 +57,7 @@ _RACE_REASONS = (None, "None", "ConditionalCheckFailed", "TransactionConflict")
 _STILL_PENDING = RecordItem.status == RecordStatus.PENDING.value
 
 
-@dataclass
+@struct
 class Void:
     """R14: what a void writes on the invoice it voids (both copies), and on its shipment if any."""
 
@@ -68,7 +68,7 @@ class Void:
     invoice: InvoiceDoc | None = None  # the original with ``marks``: its InvoiceVoided event (R17)
 
 
-@dataclass
+@struct
 class Change:
     """One atomic change to the books: written by ``commit`` in a single transaction."""
 
@@ -89,7 +89,7 @@ class Change:
     actor: Actor | None = None  # R17: who made the change (its events' ``actor``; default: the job's author)
 
 
-@dataclass
+@struct
 class Labels:
     """What each operation of a transaction is, in the order DynamoDB reports their cancellation
     reasons: pynamodb's ``TransactWrite`` sends every put before every update, whatever the order of

@@ -7,7 +7,6 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 from pynamodb.exceptions import PutError
@@ -25,6 +24,7 @@ from ..documents import (
 )
 from ..errors import BadRequest, Conflict, NotFound
 from ..model import Job, Record, Settings
+from ..structs import struct
 from .items import (
     BALANCE_PREFIX,
     COUNTER_KEY,
@@ -71,7 +71,7 @@ from .items import (
 )
 
 
-@dataclass
+@struct
 class Snapshot:
     """What a change to the books is decided on: the job, the invoice counter and the settings."""
 
@@ -138,7 +138,7 @@ def authored(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-@dataclass
+@struct
 class JobPartition:
     job: Job
     records: list[RecordDoc]
@@ -197,7 +197,7 @@ def get_record(kind: str, job_id: str, record_id: str) -> Record | None:
     return Record.from_api(plain(it.data))
 
 
-@dataclass
+@struct
 class Voidable:
     """What a void (R14) is decided on: the invoice, and in one more read its job's snapshot, its
     journal entry and (a deposit invoice) its record."""
@@ -386,7 +386,7 @@ READ_CAP = 1000  # items one register request reads at most (filtered out ones i
 _FILTERED_PAGE = 100  # items one Query reads at least when a filter may drop some
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Span:
     """A register's date range as asked (``None``: unbounded on that side), both ends included."""
 
@@ -397,7 +397,7 @@ class Span:
         return (self.first is None or date >= self.first) and (self.last is None or date <= self.last)
 
 
-@dataclass
+@struct
 class _Page:
     """What one register request collected: the raw items, and where the next page starts."""
 
