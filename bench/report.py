@@ -24,11 +24,11 @@ def _x(r: float | None) -> str:
 
 def _instructions(r: dict[str, Any]) -> list[str]:
     """The counted run's instructions (millions: import + first event) and their ratio to the floor's."""
-    n = r.get("instructions")
+    n, ratio = r.get("instructions"), r.get("instructions_ratio_to_floor")
     if not n:
         return ["-", "-"]
-    ratio = r["instructions_ratio_to_floor"]
-    return [f"{n['total'] / 1e6:,.0f} ({n['import'] / 1e6:,.0f} + {n['first_event'] / 1e6:,.0f})", f"{ratio:.3f}x"]
+    counted = f"{n['total'] / 1e6:,.0f} ({n['import'] / 1e6:,.0f} + {n['first_event'] / 1e6:,.0f})"
+    return [counted, "-" if ratio is None else f"{ratio:.3f}x"]
 
 
 def _table(header: str, rows: list[list[str]]) -> str:
@@ -87,7 +87,7 @@ def targets(built: dict[str, Any]) -> str:
     return (
         f"Targets (issue 13: an HTTP function at most {HTTP_TARGET}x the floor, the shipments and automation "
         f"functions {EVENT_TARGET}x). By the timed median: {against('ratio_to_floor', '.2f')}."
-        + (f" By the instructions counted: {counted}." if counted else "")
+        + (f" By the instructions counted (which leave the kernel's time out): {counted}." if counted else "")
     )
 
 
@@ -138,7 +138,8 @@ def coldstart(results: dict[str, Any], baseline: dict[str, Any] | None) -> list[
         "- Each run is a new `python -S` process that has imported only a few standard-library modules before the "
         "clock. Its `sys.path`: the function's built directory, the layer's `python/` and the runtime's SDK "
         "(installed for python3.13 with its bytecode in `.local/bench/runtime-site`); `PYTHONDONTWRITEBYTECODE`, "
-        "as Lambda's `/var/task` and `/opt` are read-only: what the build did not compile is compiled every time.\n"
+        "as Lambda's `/var/task` and `/opt` are read-only: what the build did not compile is compiled every time; "
+        "`AWS_LAMBDA_RUNTIME_API`, which Lambda sets (`billing.loading` freezes the imports only there).\n"
         "- The tables (from `template.yaml`) live in a moto server in the parent process: every DynamoDB call is a "
         "real local round trip. Each run's state (a registered order; a deposit for the final invoice; "
         "auto-invoicing on for the shipment; one record due for the automation; a deposit invoice for its PDF) is set "

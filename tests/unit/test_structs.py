@@ -80,7 +80,7 @@ def test_a_struct_is_made_compared_shown_and_hashed_as_the_same_dataclass(frozen
     assert (our_a == our_b) == (std_a == std_b)  # ``name`` and ``tags`` are not compared
     assert our_a != std_a and our_a != dataclasses.astuple(our_a)  # another class: never equal
     if frozen:
-        assert (hash(our_a) == hash(our_b)) or our_a != our_b
+        assert hash(our_a) == hash(std_a) and ((hash(our_a) == hash(our_b)) or our_a != our_b)
         assert hash(our_a) == hash(dataclasses.replace(our_a, name="renamed"))
     else:
         with pytest.raises(TypeError, match="unhashable"):
@@ -109,6 +109,13 @@ def test_a_method_the_class_defines_is_kept_and_unsupported_features_are_refused
             return f"<{self.x}>"
 
     assert repr(Shown(1)) == "<1>" and Shown(1) == Shown(1) and Shown(1) != Shown(2)
+    with pytest.raises(TypeError, match="non-default argument 'y' follows default argument"):
+
+        @struct
+        class Misordered:  # mypy refuses it too
+            x: int = 0
+            y: int  # type: ignore[misc]
+
     with pytest.raises(TypeError, match="__post_init__"):
 
         @struct
@@ -118,13 +125,18 @@ def test_a_method_the_class_defines_is_kept_and_unsupported_features_are_refused
             def __post_init__(self) -> None: ...
 
 
-def test_loading_holds_the_collector_off_then_freezes_what_was_loaded():
+def test_loading_holds_the_collector_off_then_in_lambda_freezes_what_was_loaded(monkeypatch):
     assert gc.isenabled()
+    monkeypatch.delenv("AWS_LAMBDA_RUNTIME_API", raising=False)
     frozen = gc.get_freeze_count()
+    with loading():
+        assert not gc.isenabled()
+        kept: list[list[int]] = [[] for _ in range(100)]
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # not in Lambda: nothing frozen
+    monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
     try:
         with loading():
-            assert not gc.isenabled()
-            kept: list[list[int]] = [[] for _ in range(100)]
+            kept += [[] for _ in range(100)]
         assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(kept)
         with pytest.raises(RuntimeError), loading():
             raise RuntimeError("an import failed")
@@ -135,7 +147,7 @@ def test_loading_holds_the_collector_off_then_freezes_what_was_loaded():
         assert not gc.isenabled()  # someone else's choice: left as it was
     finally:
         gc.enable()
-        gc.unfreeze()
+        gc.unfreeze()  # what this test froze (nothing else is frozen outside Lambda)
 
 
 def test_every_function_imports_its_modules_with_the_collector_off():

@@ -7,9 +7,11 @@ a class, 13 ms of every cold start for the layer's classes, the largest part of 
 ``replace`` and ``asdict`` work as on any dataclass, and gives the class methods made once here that
 read the fields: the same behaviour as ``@dataclass`` / ``@dataclass(frozen=True)`` with its defaults
 (positional or keyword arguments, ``field(default=..., default_factory=..., compare=..., repr=...)``,
-equality by the compared fields within the same class, frozen instances hashed by them, unfrozen ones
-unhashable). A method the class defines itself is kept, as ``dataclass`` keeps it. Not supported, as
-the package uses none: ``__post_init__``, ``InitVar``, ``ClassVar``, ``kw_only``, ``order``, ``slots``.
+a field without a default refused after one with, equality within the same class by the tuple of the
+compared fields (as through Python 3.12; 3.13's field-by-field ``==`` differs only for a value not
+equal to itself, a NaN), frozen instances hashed by them, unfrozen ones unhashable). A method the class
+defines itself is kept, as ``dataclass`` keeps it. Not supported, as the package uses none:
+``__post_init__``, ``InitVar``, ``ClassVar``, ``kw_only``, ``order``, ``slots``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ def _methods(cls: type, frozen: bool) -> dict[str, Any]:
     defaults = tuple(
         (f.name, f.default_factory if f.default_factory is not MISSING else None, f.default) for f in fields
     )
+    defaulted = False
+    for name, factory, default in defaults:
+        if factory is not None or default is not MISSING:
+            defaulted = True
+        elif defaulted:
+            raise TypeError(f"{cls.__qualname__}: non-default argument {name!r} follows default argument")
     qualname = cls.__qualname__
     assign: Callable[[Any, str, Any], None] = object.__setattr__ if frozen else setattr
 
