@@ -336,3 +336,17 @@ def test_the_report_says_which_functions_meet_their_target_and_which_do_not():
     timed, counted = report.targets(built).split("By the instructions counted (which leave the kernel's time out):")
     assert "**not met** by AutoGenerateFunction 1.30x" in timed
     assert "met by AutoGenerateFunction 1.145x (target 1.15x); **not met** by ApiFunction 1.360x" in counted
+
+
+def test_the_scale_runs_peak_rss_is_its_own_not_the_spawning_processs():
+    """Each scale runs in a process the bench spawns: its peak must not start at its parent's (which
+    ``ru_maxrss`` would after ``vfork``/``exec``), or the small table would show the large one's."""
+    import subprocess
+    import sys
+
+    held = bytearray(300 * 2**20)
+    held[:: 2**12] = b"1" * len(held[:: 2**12])  # touched: resident
+    code = "from bench.scale import maxrss_mb; print(maxrss_mb())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert float(out.stdout) < 200  # the child imported little; the parent holds 300 MB more than that
+    del held
