@@ -17,7 +17,6 @@ defines itself is kept, as ``dataclass`` keeps it. Not supported, as the package
 from __future__ import annotations
 
 import dataclasses
-import operator
 import reprlib
 from collections.abc import Callable
 from dataclasses import MISSING, FrozenInstanceError, field
@@ -39,13 +38,12 @@ def struct(*, frozen: bool = False) -> Callable[[type[T]], type[T]]: ...
 @dataclass_transform(field_specifiers=(field,))
 def struct(cls: type[T] | None = None, /, *, frozen: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
     def make(cls: type[T]) -> type[T]:
-        unsupported = [n for n in ("__post_init__",) if hasattr(cls, n)]
-        if unsupported:
-            raise TypeError(f"{cls.__qualname__}: @struct does not support {', '.join(unsupported)}")
+        if hasattr(cls, "__post_init__"):
+            raise TypeError(f"{cls.__qualname__}: @struct does not support __post_init__")
         # the fields only: with no method to write, dataclasses compiles nothing worth the name
         made = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
         for name, method in _methods(made, frozen).items():
-            if name not in made.__dict__:
+            if name not in made.__dict__:  # the class's own (defining __eq__ also puts __hash__ = None there)
                 setattr(made, name, method)
         return made
 
@@ -54,8 +52,7 @@ def struct(cls: type[T] | None = None, /, *, frozen: bool = False) -> type[T] | 
 
 def _methods(cls: type, frozen: bool) -> dict[str, Any]:
     fields = dataclasses.fields(cls)
-    names = tuple(f.name for f in fields)
-    known = frozenset(names)
+    known = frozenset(f.name for f in fields)
     missing = object()
     # per field: its default, or a factory that makes it (the default's value itself when it has one)
     defaults = tuple(
@@ -71,9 +68,9 @@ def _methods(cls: type, frozen: bool) -> dict[str, Any]:
     assign: Callable[[Any, str, Any], None] = object.__setattr__ if frozen else setattr
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(names):
+        if len(args) > len(defaults):
             raise TypeError(
-                f"{qualname}.__init__() takes {len(names) + 1} positional arguments but {len(args) + 1} were given"
+                f"{qualname}.__init__() takes {len(defaults) + 1} positional arguments but {len(args) + 1} were given"
             )
         for key in kwargs:
             if key not in known:
@@ -98,26 +95,25 @@ def _methods(cls: type, frozen: bool) -> dict[str, Any]:
     def __repr__(self: Any) -> str:
         return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in shown)})"
 
-    compared = tuple(f.name for f in fields if f.compare)
-    # the tuple ``dataclasses``' ``__eq__`` compares (attrgetter gives one for two names or more)
-    key: Callable[[Any], Any] = (
-        operator.attrgetter(*compared) if len(compared) > 1 else lambda self: tuple(getattr(self, n) for n in compared)
-    )
+    def values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+        return lambda self: tuple(getattr(self, n) for n in names)
+
+    compared = values(tuple(f.name for f in fields if f.compare))  # the tuple dataclasses' __eq__ compares
 
     def __eq__(self: Any, other: object) -> bool:
         if self is other:
             return True
         if other.__class__ is self.__class__:
-            return bool(key(self) == key(other))
+            return bool(compared(self) == compared(other))
         return NotImplemented
 
     methods: dict[str, Any] = {"__init__": __init__, "__repr__": __repr__, "__eq__": __eq__}
     if frozen:
         owner: type[Any] = cls
-        hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
+        hashed = values(tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)))
 
         def __hash__(self: Any) -> int:
-            return hash(tuple(getattr(self, n) for n in hashed))
+            return hash(hashed(self))
 
         def __setattr__(self: Any, name: str, value: Any) -> None:
             if type(self) is cls or name in known:
@@ -130,7 +126,7 @@ def _methods(cls: type, frozen: bool) -> dict[str, Any]:
             super(owner, self).__delattr__(name)
 
         methods.update(__hash__=__hash__, __setattr__=__setattr__, __delattr__=__delattr__)
-    elif "__eq__" not in cls.__dict__:
+    else:
         methods["__hash__"] = None  # equal by value and mutable: unhashable, as dataclasses makes it
     for name, method in methods.items():
         if method is not None:
